@@ -1,0 +1,30 @@
+/*
+ * cli — the one-shot commands behind `herald test`, `herald parse` and `herald check`.
+ * main.c parses the arguments; these do the work and return the process exit status
+ * (sysexits: 64 usage, 65 bad data, 66 no input, 70 internal, 78 config).
+ */
+#ifndef HERALD_CLI_H
+#define HERALD_CLI_H
+
+struct cli_test_opts {
+    const char *config_path;
+    char **files;
+    int n_files;
+    int json;
+    int color;
+};
+
+/* Run the config's rules on each file and print what fires. 0 when some rule fired, 1 when
+ * none did, otherwise an error status. */
+int cli_test(const struct cli_test_opts *opt);
+
+/* Print what herald reads from a feed or page file, or an http(s):// or file:// URL. */
+int cli_parse(const char *target, int json);
+
+/* Load and validate a config; print a summary. 0 or 78. */
+int cli_check(const char *config_path);
+
+/* List the loaded plugins and their options. */
+int cli_plugins(void);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * cli_check — `herald check` (validate a config like a compiler: file:line: message) and
+ * `herald plugins` (what notifier types this installation has, with their options).
+ */
+#include "cli.h"
+
+#include "config.h"
+#include "herald.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+int cli_check(const char *config_path)
+{
+    struct logger lg;
+    log_init(&lg);
+    lg.timestamps = 0;
+    struct plugin_registry *plugins = herald_load_plugins(&lg);
+    char *lib = herald_library_dir();
+    char *path = config_path ? NULL : xdg_config_file();
+    const char *use = config_path ? config_path : path;
+    char *state = xdg_state_dir();
+    struct config_env env = {.plugins = plugins, .library_dir = lib, .state_dir = state};
+    struct config *cfg = NULL;
+    char err[8192];
+    int rc = 0;
+    if (config_load(use, &env, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        rc = 78;
+    } else {
+        size_t with_match = 0;
+        for (size_t i = 0; i < cfg->n_rules; i++)
+            with_match += cfg->rules[i].match_ref >= 0;
+        printf("%s: OK: %zu sources, %zu notifiers, %zu rules (%zu with a match function)\n",
+               use, cfg->n_sources, cfg->n_notifiers, cfg->n_rules, with_match);
+    }
+    config_free(cfg);
+    plugin_registry_free(plugins);
+    free(lib);
+    free(state);
+    free(path);
+    return rc;
+}
+
+static const char *type_name(enum herald_opt_type t)
+{
+    switch (t) {
+    case HERALD_OPT_STRING: return "string";
+    case HERALD_OPT_INT: return "integer";
+    case HERALD_OPT_BOOL: return "boolean";
+    case HERALD_OPT_DURATION: return "duration";
+    case HERALD_OPT_MAP: return "table";
+    }
+    return "?";
+}
+
+int cli_plugins(void)
+{
+    struct logger lg;
+    log_init(&lg);
+    lg.timestamps = 0;
+    struct plugin_registry *r = herald_load_plugins(&lg);
+    for (size_t i = 0; i < plugin_count(r); i++) {
+        const struct herald_plugin *p = plugin_at(r, i);
+        printf("%s — %s\n", p->name, p->description ? p->description : "");
+        for (const struct herald_opt_spec *o = p->options; o && o->name; o++)
+            printf("    %-12s %-9s %s%s%s%s%s\n", o->name, type_name(o->type),
+                   o->required ? "(required) " : "", o->help ? o->help : "",
+                   o->default_value ? " [default " : "", o->default_value ? o->default_value : "",
+                   o->default_value ? "]" : "");
+    }
+    int empty = plugin_count(r) == 0;
+    if (empty) fprintf(stderr, "herald: no plugins found (set HERALD_PLUGIN_PATH)\n");
+    plugin_registry_free(r);
+    return empty ? 69 : 0;
+}

@@ -1,0 +1,263 @@
+/*
+ * cli_test — `herald test`: run the rules of a config on article files (a feed, an HTML
+ * page or plain text) without a store or a network, and show which rules fire and why:
+ * each piece of evidence in its sentence with the matched words highlighted (colour on a
+ * terminal, [brackets] otherwise), or everything as JSON for tools.
+ */
+#include "cli.h"
+
+#include "alert.h"
+#include "evaluate.h"
+#include "herald.h"
+#include "textdoc.h"
+#include "util.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct test_ctx {
+    const struct cli_test_opts *opt;
+    const struct herald_article *a;
+    const char *file;
+    json_t *rules_json; /* --json: the current item's firing rules */
+    size_t fired;
+};
+
+static const char *field_of(const struct herald_article *a, const char *field)
+{
+    if (strcmp(field, "title") == 0) return a->title;
+    if (strcmp(field, "text") == 0) return a->text;
+    if (strcmp(field, "author") == 0) return a->author;
+    if (strcmp(field, "link") == 0) return a->link;
+    if (strcmp(field, "source") == 0) return a->source;
+    return NULL;
+}
+
+static int span_cmp(const void *x, const void *y)
+{
+    const struct evidence *a = x, *b = y;
+    int f = strcmp(a->field, b->field);
+    if (f) return f;
+    return a->start < b->start ? -1 : a->start > b->start;
+}
+
+/* Print one context line: text[s..e) with every evidence span of `field` inside it
+ * highlighted. */
+static void print_context(const struct test_ctx *tc, const char *field, const char *text,
+                          size_t s, size_t e, int cl, int cr, const struct evidence *ev, size_t n)
+{
+    const char *open = tc->opt->color ? "\033[1;31m" : "[";
+    const char *close = tc->opt->color ? "\033[0m" : "]";
+    printf("      %s: %s", field, cl ? "…" : "");
+    size_t pos = s;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(ev[i].field, field) != 0 || ev[i].start < pos || ev[i].end > e) continue;
+        for (; pos < ev[i].start; pos++) putchar(text[pos] == '\n' ? ' ' : text[pos]);
+        printf("%s%.*s%s", open, (int)(ev[i].end - ev[i].start), text + ev[i].start, close);
+        pos = ev[i].end;
+    }
+    for (; pos < e; pos++) putchar(text[pos] == '\n' ? ' ' : text[pos]);
+    printf("%s\n", cr ? "…" : "");
+}
+
+/* Move a window edge to a word boundary so that lines never start or end mid-word. */
+static size_t word_start(const char *t, size_t lo, size_t pos)
+{
+    if (pos <= lo) return lo;
+    size_t p = pos;
+    while (p > lo && t[p - 1] != ' ' && t[p - 1] != '\n') p--;
+    return p > lo ? p : pos;
+}
+
+static size_t word_end(const char *t, size_t hi, size_t pos)
+{
+    if (pos >= hi) return hi;
+    size_t p = pos;
+    while (p < hi && t[p] != ' ' && t[p] != '\n') p++;
+    return p;
+}
+
+static void print_evidence(const struct test_ctx *tc, const struct evidence_list *evl)
+{
+    enum { WINDOW = 110, SHOW = 8 };
+    if (evl->n == 0) {
+        printf("      (fired by its match function; no query evidence)\n");
+        return;
+    }
+    struct evidence *ev = malloc(evl->n * sizeof *ev);
+    if (!ev) return;
+    memcpy(ev, evl->v, evl->n * sizeof *ev);
+    qsort(ev, evl->n, sizeof *ev, span_cmp);
+    size_t shown = 0, i = 0;
+    while (i < evl->n && shown < SHOW) {
+        const char *text = field_of(tc->a, ev[i].field);
+        if (!text || ev[i].end > strlen(text)) {
+            i++;
+            continue;
+        }
+        /* The whole sentence around the first span; later spans inside it join the line. */
+        size_t s, e;
+        int cl, cr;
+        alert_context_bounds(text, ev[i].start, ev[i].end, 2000, &s, &e, &cl, &cr);
+        size_t j = i;
+        while (j + 1 < evl->n && strcmp(ev[j + 1].field, ev[i].field) == 0 &&
+               ev[j + 1].start >= s && ev[j + 1].end <= e)
+            j++;
+        size_t ws = ev[i].start > s + WINDOW ? word_start(text, s, ev[i].start - WINDOW) : s;
+        size_t we = ev[j].end + WINDOW < e ? word_end(text, e, ev[j].end + WINDOW) : e;
+        print_context(tc, ev[i].field, text, ws, we, cl || ws > s, cr || we < e, ev + i,
+                      j - i + 1);
+        shown++;
+        i = j + 1;
+    }
+    if (i < evl->n) printf("      (and more)\n");
+    free(ev);
+}
+
+static int on_fire(void *arg, struct cfg_rule *r, const struct evidence_list *ev)
+{
+    struct test_ctx *tc = arg;
+    tc->fired++;
+    if (tc->opt->json) {
+        char *doc = alert_to_json("-", r->name, 0, tc->a, ev);
+        json_t *parsed = doc ? json_loads(doc, 0, NULL) : NULL;
+        free(doc);
+        json_t *o = json_pack("{s:s, s:s, s:i, s:o}", "rule", r->name, "file", r->file, "line",
+                              r->line, "evidence",
+                              parsed ? json_incref(json_object_get(parsed, "evidence"))
+                                     : json_array());
+        json_decref(parsed);
+        if (o) json_array_append_new(tc->rules_json, o);
+        return 0;
+    }
+    const char *on = tc->opt->color ? "\033[1;32m" : "";
+    const char *off = tc->opt->color ? "\033[0m" : "";
+    printf("  %sFIRES%s %s  (%s:%d)\n", on, off, r->name, r->file, r->line);
+    print_evidence(tc, ev);
+    return 0;
+}
+
+static void article_of(struct herald_article *a, const struct feed *f, const struct item *it,
+                       const char *source)
+{
+    memset(a, 0, sizeof *a);
+    a->struct_size = sizeof *a;
+    a->id = it->id;
+    a->source = source;
+    a->title = it->title;
+    a->link = it->link;
+    a->author = it->author;
+    a->summary = it->summary;
+    a->text = item_text(it);
+    a->published = it->published;
+    a->categories = it->categories;
+    a->n_categories = it->n_categories;
+    a->lang = it->lang ? it->lang : f->language;
+}
+
+/* Read `path` as a feed, a page or plain text. Returns 0, or an exit status. */
+static int load_doc(const char *path, struct feed **out)
+{
+    char *data;
+    size_t len;
+    if (file_read_all(path, 64u << 20, &data, &len) != 0) {
+        fprintf(stderr, "herald: %s: %s\n", path, strerror(errno));
+        return 66;
+    }
+    char err[512], terr[256];
+    int rc = feed_parse(data, len, NULL, NULL, NULL, out, err, sizeof err);
+    if (rc != 0) rc = textdoc_parse(data, len, path, out, terr, sizeof terr);
+    free(data);
+    if (rc != 0) {
+        fprintf(stderr, "herald: %s: not a feed, a web page or text: %s\n", path, err);
+        return 65;
+    }
+    return 0;
+}
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+static int test_file(struct config *cfg, const struct logger *lg, struct test_ctx *tc,
+                     const char *path, json_t *out)
+{
+    struct feed *f = NULL;
+    int rc = load_doc(path, &f);
+    if (rc) return rc;
+    for (size_t i = 0; i < f->n_items; i++) {
+        struct herald_article a;
+        article_of(&a, f, &f->items[i], base_name(path));
+        tc->a = &a;
+        tc->file = path;
+        if (tc->opt->json) {
+            tc->rules_json = json_array();
+        } else {
+            if (f->n_items > 1)
+                printf("%s #%zu: %s\n", path, i + 1, a.title ? a.title : "(untitled)");
+            else
+                printf("%s: %s\n", path, a.title ? a.title : "(untitled)");
+        }
+        size_t before = tc->fired;
+        if (rules_evaluate(cfg, &a, lg, on_fire, tc) < 0) {
+            fprintf(stderr, "herald: %s: out of memory\n", path);
+            json_decref(tc->rules_json);
+            feed_free(f);
+            return 70;
+        }
+        if (tc->opt->json) {
+            json_array_append_new(
+                out, json_pack("{s:s, s:I, s:s?, s:s?, s:o}", "file", path, "item",
+                               (json_int_t)i, "title", a.title, "link", a.link, "rules",
+                               tc->rules_json));
+        } else if (tc->fired == before) {
+            printf("  (no rule fires)\n");
+        }
+    }
+    feed_free(f);
+    return 0;
+}
+
+int cli_test(const struct cli_test_opts *opt)
+{
+    struct logger lg;
+    log_init(&lg);
+    lg.timestamps = 0;
+    struct plugin_registry *plugins = herald_load_plugins(&lg);
+    char *lib = herald_library_dir();
+    char *state = xdg_state_dir();
+    struct config_env env = {.plugins = plugins, .library_dir = lib, .state_dir = state};
+    struct config *cfg = NULL;
+    char err[8192];
+    int rc = 0;
+    if (config_load(opt->config_path, &env, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        rc = 78;
+        goto out;
+    }
+    struct test_ctx tc = {.opt = opt};
+    json_t *all = opt->json ? json_array() : NULL;
+    for (int i = 0; i < opt->n_files && rc == 0; i++) {
+        if (i > 0 && !opt->json) printf("\n");
+        rc = test_file(cfg, &lg, &tc, opt->files[i], all);
+    }
+    if (opt->json && rc == 0) {
+        char *s = json_dumps(all, JSON_INDENT(2));
+        if (s) printf("%s\n", s);
+        free(s);
+    }
+    json_decref(all);
+    if (rc == 0) rc = tc.fired ? 0 : 1;
+out:
+    config_free(cfg);
+    plugin_registry_free(plugins);
+    free(lib);
+    free(state);
+    return rc;
+}

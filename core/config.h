@@ -1,0 +1,103 @@
+/*
+ * config — loading the user's Lua config (herald.source / notifier / rule / concept /
+ * options declarations) into a validated `struct config`. The Lua state that ran the
+ * config stays alive inside the config: rules' `match` functions live in it.
+ * Every error is reported as "file:line: message".
+ */
+#ifndef HERALD_CONFIG_H
+#define HERALD_CONFIG_H
+
+#include "index.h"
+#include "plugin.h"
+#include "query.h"
+#include "sandbox.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cfg_source {
+    char *name;
+    char *url;  /* http://, https:// or file:// */
+    char *kind; /* "feed" (also reads HTML pages as one article) or "page" */
+    char *lang; /* NULL: from the feed, else "en" */
+    int64_t every_ms;
+    size_t max_bytes;
+    long timeout_ms;
+    int insecure;
+    int enabled;
+    char *file;
+    int line;
+};
+
+struct cfg_notifier {
+    char *name;
+    char *type;
+    const struct herald_plugin *plugin;
+    struct herald_opts opts;
+    int64_t retry_min_ms;
+    int64_t retry_max_ms;
+    int64_t give_up_ms;
+    char *file;
+    int line;
+};
+
+struct cfg_rule {
+    char *name;
+    char *query_src;    /* NULL when the rule is a pure `match` function */
+    struct query *query;
+    int match_ref;      /* registry ref of the match function, or LUA_NOREF */
+    char **notify;      /* notifier names */
+    size_t n_notify;
+    char *lang;         /* NULL: "en" */
+    int stem;
+    long budget;        /* instructions per evaluation of `match` */
+    char *file;
+    int line;
+    /* Run-time health: consecutive failures; disabled after too many. */
+    int failures;
+    int disabled;
+    unsigned long hits;
+};
+
+struct config {
+    struct sandbox *sb;
+    char *path;
+    char *dir;
+    struct cfg_source *sources;
+    size_t n_sources;
+    struct cfg_notifier *notifiers;
+    size_t n_notifiers;
+    struct cfg_rule *rules;
+    size_t n_rules;
+    struct concepts *concepts;
+    struct rule_index *index;
+    /* herald.options { … } */
+    char *state_dir;         /* NULL: XDG default */
+    int log_level;           /* -1: unset */
+    char *user_agent;        /* NULL: default */
+    int64_t default_every_ms;
+    long max_concurrent;
+    long max_per_host;
+};
+
+/* Hooks the loader needs from the daemon. */
+struct config_env {
+    const struct plugin_registry *plugins; /* to validate notifier types and options */
+    const char *library_dir;               /* herald's Lua library for require(), or NULL */
+    const char *state_dir;                 /* exposed to the config as herald.state_dir */
+    void (*print)(void *arg, const char *line); /* Lua print() */
+    void *print_arg;
+};
+
+/* Load and validate `path`. Returns 0 and sets *out, or -1 with one or more
+ * "file:line: message" lines in err. */
+int config_load(const char *path, const struct config_env *env, struct config **out, char *err,
+                size_t errlen);
+/* Release a config and its Lua state. NULL is allowed. */
+void config_free(struct config *c);
+/* Index of the notifier named `name`, or -1. */
+long config_notifier_index(const struct config *c, const char *name);
+/* The source named `name`, or NULL. */
+const struct cfg_source *config_source(const struct config *c, const char *name);
+
+#endif

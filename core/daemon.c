@@ -1,0 +1,295 @@
+/*
+ * daemon — the life of a herald process: load plugins and config, open the store, start
+ * the schedule and the outbox, handle signals (INT/TERM stop gracefully, HUP reloads),
+ * and tear everything down so that uv_loop_close() succeeds, which proves no handle leaked.
+ * `herald run` and `herald fetch --once` are the same machinery; --once polls each source
+ * a single time, delivers what is due, and exits.
+ */
+#include "herald.h"
+
+#include "util.h"
+
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { DRAIN_MS = 5000 };
+
+#ifndef HERALD_DATA_DIR
+#define HERALD_DATA_DIR "/usr/local/share/herald"
+#endif
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+char *herald_library_dir(void)
+{
+    const char *env = getenv("HERALD_LIBRARY_DIR");
+    if (env && *env) return strdup(env);
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            /* Running from the build tree: build/herald → scripts/lib. */
+            snprintf(slash, sizeof exe - (size_t)(slash - exe), "/../scripts/lib");
+            if (is_dir(exe)) return strdup(exe);
+        }
+    }
+    char lib[PATH_MAX];
+    snprintf(lib, sizeof lib, "%s/lib", HERALD_DATA_DIR);
+    return is_dir(lib) ? strdup(lib) : NULL;
+}
+
+static void on_plugin_warn(void *arg, const char *msg)
+{
+    log_msg(arg, HERALD_LOG_WARN, "%s", msg);
+}
+
+struct plugin_registry *herald_load_plugins(const struct logger *lg)
+{
+    char *path = plugin_default_path();
+    struct plugin_registry *r = plugin_registry_load(path, on_plugin_warn, (void *)lg);
+    free(path);
+    return r;
+}
+
+static void on_lua_print(void *arg, const char *line)
+{
+    log_msg(arg, HERALD_LOG_INFO, "lua: %s", line);
+}
+
+static void on_closed(uv_handle_t *hd)
+{
+    (void)hd;
+}
+
+/* Close the remaining handles; uv_run returns once they are gone. */
+static void finish(struct herald *h)
+{
+    if (h->stopping > 1) return;
+    h->stopping = 2;
+    scheduler_close(h);
+    if (h->fetcher) fetcher_close(h->fetcher); /* cancels what is still in flight */
+    h->fetcher = NULL;
+    uv_close((uv_handle_t *)&h->outbox_timer, on_closed);
+    uv_close((uv_handle_t *)&h->drain_timer, on_closed);
+    uv_close((uv_handle_t *)&h->sig_int, on_closed);
+    uv_close((uv_handle_t *)&h->sig_term, on_closed);
+    uv_close((uv_handle_t *)&h->sig_hup, on_closed);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    struct herald *h = t->data;
+    log_msg(&h->log, HERALD_LOG_WARN,
+            "stopping: %zu deliveries still in flight; they stay queued and resume at the "
+            "next start",
+            h->deliveries_in_flight);
+    finish(h);
+}
+
+void herald_stop(struct herald *h, int exit_code)
+{
+    if (h->stopping) return;
+    h->stopping = 1;
+    h->exit_code = exit_code;
+    for (size_t i = 0; i < h->n_sources; i++) uv_timer_stop(&h->sources[i]->timer);
+    uv_timer_stop(&h->outbox_timer);
+    if (h->deliveries_in_flight == 0) {
+        finish(h);
+        return;
+    }
+    uv_timer_start(&h->drain_timer, on_drain_timeout, DRAIN_MS, 0);
+}
+
+void herald_check_done(struct herald *h)
+{
+    if (h->stopping == 1 && h->deliveries_in_flight == 0) {
+        finish(h);
+        return;
+    }
+    if (!h->once || h->stopping) return;
+    if (h->polls_left == 0 && h->deliveries_in_flight == 0 && !h->outbox_busy &&
+        !uv_is_active((uv_handle_t *)&h->outbox_timer))
+        herald_stop(h, h->exit_code);
+}
+
+static void reload(struct herald *h)
+{
+    struct config_env env = {.plugins = h->plugins,
+                             .library_dir = h->library_dir,
+                             .state_dir = h->state_dir_arg,
+                             .print = on_lua_print,
+                             .print_arg = &h->log};
+    struct config *next = NULL;
+    char err[4096];
+    if (config_load(h->config_path, &env, &next, err, sizeof err) != 0) {
+        log_msg(&h->log, HERALD_LOG_ERROR, "reload failed, the running config stays:\n%s", err);
+        return;
+    }
+    struct config *old = h->cfg;
+    h->cfg = next;
+    char nerr[256];
+    if (notifiers_sync(h, nerr, sizeof nerr) != 0)
+        log_msg(&h->log, HERALD_LOG_ERROR, "reload: notifiers: %s", nerr);
+    if (scheduler_sync(h) != 0) log_msg(&h->log, HERALD_LOG_ERROR, "reload: out of memory");
+    config_free(old);
+    log_msg(&h->log, HERALD_LOG_INFO, "reloaded %s: %zu sources, %zu rules, %zu notifiers",
+            h->config_path, h->cfg->n_sources, h->cfg->n_rules, h->cfg->n_notifiers);
+    outbox_kick(h);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct herald *h = s->data;
+    if (signum == SIGHUP) {
+        log_msg(&h->log, HERALD_LOG_INFO, "SIGHUP: reloading %s", h->config_path);
+        reload(h);
+        return;
+    }
+    if (h->stopping) {
+        log_msg(&h->log, HERALD_LOG_WARN, "second %s: stopping now", strsignal(signum));
+        finish(h);
+        return;
+    }
+    log_msg(&h->log, HERALD_LOG_INFO, "%s: stopping", strsignal(signum));
+    herald_stop(h, 0);
+}
+
+static int start_signal(struct herald *h, uv_signal_t *s, int signum)
+{
+    uv_signal_init(&h->loop, s);
+    s->data = h;
+    return uv_signal_start(s, on_signal, signum);
+}
+
+static void apply_verbosity(struct herald *h, const struct herald_args *args)
+{
+    if (args->verbosity < 0)
+        h->log.level = HERALD_LOG_WARN;
+    else if (args->verbosity > 0)
+        h->log.level = HERALD_LOG_DEBUG;
+    else if (h->cfg && h->cfg->log_level >= 0)
+        h->log.level = (enum herald_log_level)h->cfg->log_level;
+}
+
+static int open_state(struct herald *h, const struct herald_args *args)
+{
+    char *dir = args->state_dir       ? strdup(args->state_dir)
+                : h->cfg->state_dir   ? strdup(h->cfg->state_dir)
+                                      : xdg_state_dir();
+    char err[1024];
+    int rc = store_open(dir, &h->store, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "herald: %s\n", err);
+    else
+        log_msg(&h->log, HERALD_LOG_DEBUG, "state in %s", dir);
+    free(dir);
+    return rc;
+}
+
+static void teardown(struct herald *h)
+{
+    notifiers_close(h);
+    config_free(h->cfg);
+    store_close(h->store);
+    plugin_registry_free(h->plugins);
+    free(h->library_dir);
+    free(h->config_path);
+    free(h->state_dir_arg);
+}
+
+int herald_main(const struct herald_args *args)
+{
+    struct herald *h = calloc(1, sizeof *h);
+    if (!h) return 70;
+    log_init(&h->log);
+    h->once = args->once;
+    h->log.level = args->verbosity < 0 ? HERALD_LOG_WARN
+                   : args->verbosity > 0 ? HERALD_LOG_DEBUG
+                                         : HERALD_LOG_INFO;
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    if (uv_loop_init(&h->loop) != 0) {
+        free(h);
+        return 70;
+    }
+    h->plugins = herald_load_plugins(&h->log);
+    h->library_dir = herald_library_dir();
+    h->config_path = args->config_path ? strdup(args->config_path) : xdg_config_file();
+    /* The state dir the config sees as herald.state_dir: --state, else the XDG default
+     * (a config may still move it with herald.options { state_dir = … }). */
+    h->state_dir_arg = args->state_dir ? strdup(args->state_dir) : xdg_state_dir();
+    notifiers_host_init(h);
+    int rc = 0;
+    struct config_env env = {.plugins = h->plugins,
+                             .library_dir = h->library_dir,
+                             .state_dir = h->state_dir_arg,
+                             .print = on_lua_print,
+                             .print_arg = &h->log};
+    char err[8192];
+    if (config_load(h->config_path, &env, &h->cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        rc = 78;
+        goto out;
+    }
+    apply_verbosity(h, args);
+    if (open_state(h, args) != 0) {
+        rc = 73;
+        goto out;
+    }
+    struct fetch_limits lim = {.max_total = h->cfg->max_concurrent,
+                               .max_host = h->cfg->max_per_host};
+    if (fetcher_new(&h->loop, &lim, &h->fetcher, err, sizeof err) != 0) {
+        fprintf(stderr, "herald: %s\n", err);
+        rc = 70;
+        goto out;
+    }
+    uv_timer_init(&h->loop, &h->outbox_timer);
+    h->outbox_timer.data = h;
+    uv_timer_init(&h->loop, &h->drain_timer);
+    h->drain_timer.data = h;
+    start_signal(h, &h->sig_int, SIGINT);
+    start_signal(h, &h->sig_term, SIGTERM);
+    start_signal(h, &h->sig_hup, SIGHUP);
+    h->handles_ready = 1;
+    if (notifiers_sync(h, err, sizeof err) != 0)
+        log_msg(&h->log, HERALD_LOG_WARN, "some notifiers did not start; their alerts stay queued");
+    if (scheduler_sync(h) != 0) {
+        fprintf(stderr, "herald: out of memory\n");
+        rc = 70;
+        finish(h);
+    } else {
+        log_msg(&h->log, HERALD_LOG_INFO, "herald %s %s: %zu sources, %zu rules, %zu notifiers",
+                HERALD_VERSION, h->once ? "fetching once" : "running", h->cfg->n_sources,
+                h->cfg->n_rules, h->cfg->n_notifiers);
+        outbox_kick(h);
+    }
+    uv_run(&h->loop, UV_RUN_DEFAULT);
+    if (rc == 0) rc = h->exit_code;
+    if (h->once)
+        log_msg(&h->log, HERALD_LOG_INFO,
+                "done: %lu fetched, %lu errors, %lu not modified, %lu new items, %lu alerts, "
+                "%lu delivered, %lu to retry, %lu dead",
+                h->stats.fetches, h->stats.fetch_errors, h->stats.not_modified,
+                h->stats.items_new, h->stats.alerts, h->stats.delivered,
+                h->stats.delivery_retries, h->stats.dead);
+out:
+    teardown(h);
+    if (uv_loop_close(&h->loop) != 0) {
+        /* Handles still open: run once more to let their close callbacks finish. */
+        uv_run(&h->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&h->loop);
+    }
+    free(h);
+    return rc;
+}

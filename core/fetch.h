@@ -1,0 +1,70 @@
+/*
+ * fetch — every transfer herald makes (polling sources, posting webhooks) runs through one
+ * libcurl multi handle driven by the libuv loop: curl's socket callback becomes a uv_poll,
+ * its timer callback a uv_timer. No transfer blocks the loop; there is no thread per fetch.
+ * Input: requests from the scheduler and from plugins (host->http_request). Output: one
+ * completion callback per request with the bounded body and the response metadata.
+ */
+#ifndef HERALD_FETCH_H
+#define HERALD_FETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct fetcher;
+
+struct fetch_request {
+    const char *url;
+    const char *method; /* NULL: GET */
+    const char *const *headers; /* "Name: value" */
+    size_t n_headers;
+    const char *body; /* copied by fetch_start */
+    size_t body_len;
+    const char *etag;          /* conditional GET validators, or NULL */
+    const char *last_modified;
+    long connect_timeout_ms; /* 0: 15 s */
+    long timeout_ms;         /* 0: 60 s */
+    size_t max_bytes;        /* 0: 16 MiB; a larger body aborts the transfer */
+    const char *user_agent;  /* NULL: herald/VERSION */
+    int insecure;            /* non-zero: skip TLS verification */
+};
+
+struct fetch_result {
+    int ok;            /* a response (any status) arrived whole, or a file was read */
+    long status;       /* HTTP status; 0 for file:// or no response */
+    const char *error; /* why the transfer failed, when !ok */
+    const char *body;  /* bounded, NUL-terminated; borrowed for the callback */
+    size_t len;
+    const char *url;            /* the requested URL */
+    const char *effective_url;  /* after redirects */
+    int permanent_redirect;     /* every redirect followed was a 301/308 */
+    const char *content_type;   /* or NULL */
+    const char *etag;           /* or NULL */
+    const char *last_modified;  /* or NULL */
+    long retry_after_s;         /* -1 when absent */
+    double total_s;             /* transfer time */
+};
+
+typedef void (*fetch_cb)(void *arg, const struct fetch_result *res);
+
+/* Caps on concurrent transfers, applied through curl's own queueing. */
+struct fetch_limits {
+    long max_total; /* 0: 64 */
+    long max_host;  /* 0: 6 */
+};
+
+/* A fetcher on `loop`. Returns 0, or -1 with err filled. */
+int fetcher_new(uv_loop_t *loop, const struct fetch_limits *lim, struct fetcher **out, char *err,
+                size_t errlen);
+/* Start a transfer; `cb` runs exactly once on the loop thread, unless this returns -1 (with
+ * err filled), in which case it never runs. */
+int fetch_start(struct fetcher *f, const struct fetch_request *req, fetch_cb cb, void *arg,
+                char *err, size_t errlen);
+/* Number of transfers in flight. */
+size_t fetcher_active(const struct fetcher *f);
+/* Abort every transfer (their callbacks run with error "cancelled"), close the loop
+ * handles and free the fetcher once they are closed; the loop must run afterwards. */
+void fetcher_close(struct fetcher *f);
+
+#endif

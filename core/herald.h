@@ -1,0 +1,145 @@
+/*
+ * herald — the daemon's one context. Everything mutable the daemon has lives here and is
+ * passed explicitly: the loop, the config, the store, the fetcher, the notifier
+ * instances, the per-source schedule. The stages each own a file:
+ *   scheduler.c  when to poll each source, and what to do with the response
+ *   pipeline.c   parsed items → seen set → rules → alerts (one transaction per fetch)
+ *   outbox.c     queued alerts → notifier plugins, with retries
+ *   notifiers.c  plugin instances and the host table plugins call back into
+ *   daemon.c     start-up, signals, reload, `run` and `fetch --once`
+ */
+#ifndef HERALD_HERALD_H
+#define HERALD_HERALD_H
+
+#include "config.h"
+#include "feed.h"
+#include "fetch.h"
+#include "log.h"
+#include "plugin.h"
+#include "store.h"
+
+#include <herald/plugin.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct herald;
+
+/* One live instance of a notifier plugin. */
+struct notifier_inst {
+    struct herald *h;
+    char *name;
+    const struct herald_plugin *plugin;
+    const struct cfg_notifier *cfg; /* NULL once retired by a reload */
+    struct herald_opts *opts;       /* borrowed from cfg, or owned copy when retired */
+    void *state;
+    int ready;      /* init succeeded */
+    int in_flight;  /* deliveries started and not completed */
+    int blocked;    /* fetch --once: its queue head failed this run; try no more */
+    int retired;    /* replaced by a reload: finalised when in_flight drops to 0 */
+    struct notifier_inst *next_retired;
+};
+
+/* The poll schedule and in-flight state of one source. */
+struct source_run {
+    struct herald *h;
+    char *name;
+    uv_timer_t timer;
+    int in_flight;
+    int removed; /* gone from the config after a reload: freed once idle */
+    int64_t next_poll_ms;
+    struct source_run *next_removed;
+};
+
+struct herald_stats {
+    unsigned long fetches, fetch_errors, not_modified, items_new, alerts, delivered,
+        delivery_retries, dead;
+};
+
+struct herald {
+    uv_loop_t loop;
+    struct logger log;
+    struct plugin_registry *plugins;
+    char *config_path;
+    char *state_dir_arg; /* --state, overriding the config */
+    char *library_dir;
+    struct config *cfg;
+    struct store *store;
+    struct fetcher *fetcher;
+    struct herald_host host;
+
+    struct notifier_inst **notifiers;
+    size_t n_notifiers;
+    struct notifier_inst *retired;
+
+    struct source_run **sources;
+    size_t n_sources;
+    struct source_run *removed_sources;
+
+    uv_timer_t outbox_timer;
+    uv_timer_t drain_timer;
+    uv_signal_t sig_int, sig_term, sig_hup;
+    int handles_ready;
+
+    int once;          /* fetch --once: poll each source once, deliver, exit */
+    size_t polls_left; /* fetch --once: sources not yet done */
+    int stopping;
+    int exit_code;
+    int outbox_busy; /* re-entrancy guard for outbox_run */
+    size_t deliveries_in_flight;
+    struct herald_stats stats;
+};
+
+/* ---- daemon.c ---- */
+struct herald_args {
+    const char *config_path;
+    const char *state_dir;
+    int verbosity; /* -1 quiet, 0 normal, 1+ verbose */
+    int once;
+};
+/* Run the daemon (or one `fetch --once` pass) until stopped. Returns the exit status. */
+int herald_main(const struct herald_args *args);
+/* Stop gracefully: no new polls, give in-flight deliveries a moment, then close. */
+void herald_stop(struct herald *h, int exit_code);
+/* In fetch --once mode: stop when nothing is left to fetch or deliver. */
+void herald_check_done(struct herald *h);
+/* The directory of herald's Lua library (scripts/lib), malloc'd, or NULL. */
+char *herald_library_dir(void);
+/* Load the plugin registry, logging plugins that fail to load. */
+struct plugin_registry *herald_load_plugins(const struct logger *lg);
+
+/* ---- scheduler.c ---- */
+/* Create the poll schedule for the current config (keeping runs of sources that remain). */
+int scheduler_sync(struct herald *h);
+/* Stop every source timer and close the handles. */
+void scheduler_close(struct herald *h);
+
+/* ---- pipeline.c ---- */
+/* Process the items of a freshly fetched feed of `source`: mark seen, evaluate rules,
+ * queue alerts, all in one transaction. Returns the number of new items, or -1. */
+long pipeline_process(struct herald *h, const struct cfg_source *source, const struct feed *f);
+
+/* ---- outbox.c ---- */
+/* Start due deliveries now (from the loop, not re-entrantly). */
+void outbox_kick(struct herald *h);
+/* Arm the outbox timer for the next pending attempt. */
+void outbox_schedule(struct herald *h);
+/* Number of deliveries in flight. */
+size_t outbox_in_flight(const struct herald *h);
+/* host->complete: record a delivery's result in the store and release it. */
+void outbox_complete(struct herald_delivery *d, enum herald_result r, const char *detail);
+/* host->retry_after: the earliest next attempt the receiver asked for. */
+void outbox_retry_after(struct herald_delivery *d, long seconds);
+
+/* ---- notifiers.c ---- */
+/* Create instances for the current config's notifiers (retiring the previous ones). */
+int notifiers_sync(struct herald *h, char *err, size_t errlen);
+/* Finalise every instance (none may be in flight). */
+void notifiers_close(struct herald *h);
+/* The live instance named `name`, or NULL. */
+struct notifier_inst *notifier_find(struct herald *h, const char *name);
+/* Called when an instance's in-flight count drops; finalises retired ones. */
+void notifier_release(struct notifier_inst *n);
+/* Fill h->host. */
+void notifiers_host_init(struct herald *h);
+
+#endif

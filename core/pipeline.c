@@ -1,0 +1,108 @@
+/*
+ * pipeline — what happens to the items of one fetched feed: each item not seen before is
+ * run through the rules, and marking it seen and queueing its alerts happen in the same
+ * transaction. If herald dies mid-way, the transaction rolls back and the next poll sees
+ * the items as new again: nothing seen is forgotten, no alert is dropped.
+ */
+#include "herald.h"
+
+#include "alert.h"
+#include "evaluate.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fire_ctx {
+    struct herald *h;
+    const struct cfg_source *src;
+    const struct herald_article *a;
+    int64_t now;
+    int failed;
+};
+
+static int on_fire(void *arg, struct cfg_rule *r, const struct evidence_list *ev)
+{
+    struct fire_ctx *fc = arg;
+    struct herald *h = fc->h;
+    char id[33];
+    alert_make_id(r->name, fc->src->name, fc->a->id, id);
+    char *json = alert_to_json(id, r->name, fc->now, fc->a, ev);
+    if (!json) return -1;
+    /* A rule without `notify` notifies every declared notifier. */
+    const char **names = NULL;
+    size_t n = r->n_notify;
+    if (n) {
+        names = (const char **)r->notify;
+    } else {
+        n = h->cfg->n_notifiers;
+        names = calloc(n + 1, sizeof *names);
+        if (!names) {
+            free(json);
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) names[i] = h->cfg->notifiers[i].name;
+    }
+    int rc = store_alert_add(h->store, id, r->name, fc->src->name, fc->a->id, fc->a->title,
+                             fc->a->link, json, (const char *const *)names, n, fc->now);
+    if (!r->n_notify) free(names);
+    free(json);
+    if (rc < 0) return -1;
+    if (rc == 1) {
+        h->stats.alerts++;
+        log_msg(&h->log, HERALD_LOG_INFO, "alert: rule %s fired on \"%s\" (source %s)", r->name,
+                fc->a->title ? fc->a->title : "(untitled)", fc->src->name);
+    }
+    return 0;
+}
+
+static void article_from_item(struct herald_article *a, const struct cfg_source *src,
+                              const struct feed *f, const struct item *it)
+{
+    memset(a, 0, sizeof *a);
+    a->struct_size = sizeof *a;
+    a->id = it->id;
+    a->source = src->name;
+    a->title = it->title;
+    a->link = it->link;
+    a->author = it->author;
+    a->summary = it->summary;
+    a->text = item_text(it);
+    a->published = it->published;
+    a->categories = it->categories;
+    a->n_categories = it->n_categories;
+    /* The user's word about a source's language beats what the feed claims. */
+    a->lang = src->lang ? src->lang : it->lang ? it->lang : f->language;
+}
+
+long pipeline_process(struct herald *h, const struct cfg_source *src, const struct feed *f)
+{
+    int64_t now = now_seconds();
+    if (store_begin(h->store) != 0) return -1;
+    long fresh = 0;
+    /* Feeds list newest first; walking backwards queues alerts in publication order. */
+    for (size_t k = f->n_items; k-- > 0;) {
+        const struct item *it = &f->items[k];
+        if (!it->id) continue;
+        int seen = store_item_seen(h->store, src->name, it->id);
+        if (seen < 0) goto fail;
+        if (store_item_mark(h->store, src->name, it->id, it->title, it->link, now) != 0)
+            goto fail;
+        if (seen) continue;
+        fresh++;
+        struct herald_article a;
+        article_from_item(&a, src, f, it);
+        struct fire_ctx fc = {.h = h, .src = src, .a = &a, .now = now};
+        if (rules_evaluate(h->cfg, &a, &h->log, on_fire, &fc) < 0) goto fail;
+    }
+    if (store_commit(h->store) != 0) goto fail;
+    h->stats.items_new += (unsigned long)fresh;
+    return fresh;
+fail:
+    log_msg(&h->log, HERALD_LOG_ERROR, "source %s: store: %s; the items stay unseen and are "
+                                       "retried at the next poll",
+            src->name, store_errmsg(h->store));
+    store_rollback(h->store);
+    return -1;
+}
