@@ -1,0 +1,1328 @@
+/*
+ * test_plugins — loads the built notifier plugins (stdout, file, webhook) with dlopen, the way
+ * the daemon does, and drives them through a fake host table implemented here: options from
+ * a small key/value array (defaults from each plugin's own option table), log lines collected
+ * in memory, HTTP requests recorded and answered by the test. Plugins are looked up in
+ * $HERALD_PLUGIN_PATH, else build/plugins under $HERALD_ROOT or the working directory; a
+ * plugin that is not built is a SKIP.
+ */
+#include "check.h"
+
+#include <herald/plugin.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* --- the fake host --- */
+
+struct herald_opts {
+    const struct herald_opt_spec *spec;
+    const char *kv[16][2];
+    size_t n;
+    const char *map[8][2]; /* entries of the MAP key "headers" */
+    size_t n_map;
+};
+
+struct herald_delivery {
+    int n_complete;
+    enum herald_result result;
+    char detail[2048];
+    int has_detail;
+    int n_retry_after;
+    long retry_after;
+    int retry_after_before_complete;
+};
+
+struct recorded_request {
+    char method[16];
+    char url[512];
+    char *headers[64];
+    size_t n_headers;
+    char *body;
+    size_t body_len;
+    long timeout_ms;
+};
+
+struct fake {
+    char log[32][512];
+    int n_log;
+    int n_requests;
+    int refuse_requests; /* http_request returns -1 */
+    struct recorded_request req;
+    herald_http_cb cb;
+    void *cb_arg;
+};
+
+static void fake_log(void *ctx, enum herald_log_level level, const char *fmt, ...)
+{
+    struct fake *f = ctx;
+    if (f->n_log >= 32) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->log[f->n_log++], sizeof f->log[0], fmt, ap);
+    va_end(ap);
+}
+
+static const struct herald_opt_spec *spec_of(const struct herald_opts *o, const char *name)
+{
+    for (const struct herald_opt_spec *s = o->spec; s && s->name; s++)
+        if (strcmp(s->name, name) == 0) return s;
+    return NULL;
+}
+
+static const char *fake_opt_string(const struct herald_opts *o, const char *name)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (strcmp(o->kv[i][0], name) == 0) return o->kv[i][1];
+    const struct herald_opt_spec *s = spec_of(o, name);
+    return s ? s->default_value : NULL;
+}
+
+/* What the core does after validation: BOOL as 0/1, DURATION ("15s", "2m") in ms. */
+static long long fake_opt_int(const struct herald_opts *o, const char *name, long long fallback)
+{
+    const char *v = fake_opt_string(o, name);
+    const struct herald_opt_spec *s = spec_of(o, name);
+    if (!v) return fallback;
+    if (strcmp(v, "true") == 0) return 1;
+    if (strcmp(v, "false") == 0) return 0;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (s && s->type == HERALD_OPT_DURATION) {
+        long long unit = *end == 'm' ? 60000 : *end == 'h' ? 3600000 : *end == 's' ? 1000 : 1;
+        return n * unit;
+    }
+    return n;
+}
+
+static size_t fake_map_count(const struct herald_opts *o, const char *name)
+{
+    return strcmp(name, "headers") == 0 ? o->n_map : 0;
+}
+
+static int fake_map_at(const struct herald_opts *o, const char *name, size_t i, const char **k,
+                       const char **v)
+{
+    if (strcmp(name, "headers") != 0 || i >= o->n_map) return -1;
+    *k = o->map[i][0];
+    *v = o->map[i][1];
+    return 0;
+}
+
+static void recorded_free(struct recorded_request *r)
+{
+    for (size_t i = 0; i < r->n_headers; i++)
+        free(r->headers[i]);
+    free(r->body);
+    memset(r, 0, sizeof *r);
+}
+
+static int fake_http(void *ctx, const struct herald_http_request *req, herald_http_cb cb, void *arg)
+{
+    struct fake *f = ctx;
+    if (f->refuse_requests) return -1;
+    recorded_free(&f->req);
+    f->n_requests++;
+    snprintf(f->req.method, sizeof f->req.method, "%s", req->method);
+    snprintf(f->req.url, sizeof f->req.url, "%s", req->url);
+    for (size_t i = 0; i < req->n_headers && i < 64; i++)
+        f->req.headers[f->req.n_headers++] = strdup(req->headers[i]);
+    f->req.body = malloc(req->body_len + 1);
+    memcpy(f->req.body, req->body, req->body_len);
+    f->req.body[req->body_len] = '\0';
+    f->req.body_len = req->body_len;
+    f->req.timeout_ms = req->timeout_ms;
+    f->cb = cb;
+    f->cb_arg = arg;
+    return 0;
+}
+
+static void fake_complete(struct herald_delivery *d, enum herald_result r, const char *detail)
+{
+    d->n_complete++;
+    d->result = r;
+    d->has_detail = detail != NULL;
+    snprintf(d->detail, sizeof d->detail, "%s", detail ? detail : "");
+}
+
+static void fake_retry_after(struct herald_delivery *d, long seconds)
+{
+    d->n_retry_after++;
+    d->retry_after = seconds;
+    d->retry_after_before_complete = d->n_complete == 0;
+}
+
+static struct herald_host fake_host(struct fake *f)
+{
+    struct herald_host h = {
+        .version = HERALD_HOST_VERSION,
+        .struct_size = sizeof h,
+        .ctx = f,
+        .log = fake_log,
+        .opt_string = fake_opt_string,
+        .opt_int = fake_opt_int,
+        .opt_map_count = fake_map_count,
+        .opt_map_at = fake_map_at,
+        .http_request = fake_http,
+        .complete = fake_complete,
+        .retry_after = fake_retry_after,
+    };
+    return h;
+}
+
+/* Answer the recorded request; the plugin's callback runs now, as it would on the loop. */
+static void respond(struct fake *f, long status, const char *body, long retry_after,
+                    const char *error)
+{
+    struct herald_http_response res = {
+        .struct_size = sizeof res,
+        .status = status,
+        .error = error,
+        .body = body,
+        .body_len = body ? strlen(body) : 0,
+        .retry_after_s = retry_after,
+    };
+    herald_http_cb cb = f->cb;
+    f->cb = NULL;
+    cb(f->cb_arg, &res);
+}
+
+/* The recorded header line named `name` (case-insensitive), or NULL. */
+static const char *req_header(const struct fake *f, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < f->req.n_headers; i++)
+        if (strncasecmp(f->req.headers[i], name, n) == 0 && f->req.headers[i][n] == ':')
+            return f->req.headers[i];
+    return NULL;
+}
+
+static int count_headers(const struct fake *f, const char *name)
+{
+    size_t n = strlen(name);
+    int c = 0;
+    for (size_t i = 0; i < f->req.n_headers; i++)
+        c += strncasecmp(f->req.headers[i], name, n) == 0 && f->req.headers[i][n] == ':';
+    return c;
+}
+
+/* --- loading --- */
+
+struct loaded {
+    void *dl;
+    const struct herald_plugin *p;
+    char path[1024];
+};
+
+static int plugin_load(const char *name, struct loaded *l)
+{
+    const char *dir = getenv("HERALD_PLUGIN_PATH");
+    const char *root = getenv("HERALD_ROOT");
+    if (dir && dir[0])
+        snprintf(l->path, sizeof l->path, "%s/%s.so", dir, name);
+    else if (root && root[0])
+        snprintf(l->path, sizeof l->path, "%s/build/plugins/%s.so", root, name);
+    else
+        snprintf(l->path, sizeof l->path, "build/plugins/%s.so", name);
+    if (access(l->path, R_OK) != 0) return -1;
+    l->dl = dlopen(l->path, RTLD_NOW | RTLD_LOCAL);
+    if (!l->dl) {
+        printf("dlopen %s: %s\n", l->path, dlerror());
+        return -2;
+    }
+    l->p = dlsym(l->dl, HERALD_PLUGIN_SYMBOL);
+    return l->p ? 0 : -2;
+}
+
+#define LOAD(name, l)                                                                              \
+    do {                                                                                           \
+        int rc_ = plugin_load(name, &l);                                                           \
+        if (rc_ == -1) SKIP("%s not built (looked for %s)", name, l.path);                         \
+        CHECK(rc_ == 0);                                                                           \
+    } while (0)
+
+static void plugin_unload(struct loaded *l)
+{
+    if (l->dl) dlclose(l->dl);
+    l->dl = NULL;
+}
+
+static const struct herald_opt_spec *find_opt(const struct herald_plugin *p, const char *name)
+{
+    for (const struct herald_opt_spec *s = p->options; s && s->name; s++)
+        if (strcmp(s->name, name) == 0) return s;
+    return NULL;
+}
+
+/* --- the sample alert --- */
+
+static const char sample_text[] =
+    "Lawmakers in Baghdad voted on Sunday for the removal of all US troops from Iraq, a week "
+    "after the strike near the airport. The government said the vote was binding.";
+static const char sample_title[] = "US troops asked to leave Iraq";
+static const char sample_json[] =
+    "{\"id\":\"a1b2c3\",\"rule\":\"iraq-withdrawal\",\"notifier\":\"team\","
+    "\"created\":\"2020-01-05T18:31:00Z\",\"article\":{\"id\":\"n1\",\"source\":\"example-world\","
+    "\"title\":\"US troops asked to leave Iraq\",\"link\":\"https://example.org/news/1\","
+    "\"author\":null,\"published\":\"2020-01-05T18:30:00Z\",\"summary\":\"Vote in Baghdad.\","
+    "\"text\":\"...\",\"categories\":[\"world\"],\"lang\":\"en\"},\"evidence\":[]}";
+
+struct sample {
+    struct herald_article article;
+    struct herald_evidence ev[4];
+    struct herald_alert alert;
+    const char *cats[1];
+};
+
+/* The evidence span of `word` inside `field_text`, found from the text itself. */
+static struct herald_evidence span_of(const char *field, const char *field_text, const char *word,
+                                      const char *term)
+{
+    const char *at = strstr(field_text, word);
+    size_t start = at ? (size_t)(at - field_text) : 0;
+    struct herald_evidence e = {field, start, start + (at ? strlen(word) : 0), term};
+    return e;
+}
+
+static void sample_init(struct sample *s)
+{
+    memset(s, 0, sizeof *s);
+    s->cats[0] = "world";
+    s->article = (struct herald_article){
+        .struct_size = sizeof s->article,
+        .id = "n1",
+        .source = "example-world",
+        .title = sample_title,
+        .link = "https://example.org/news/1",
+        .summary = "Vote in Baghdad.",
+        .text = sample_text,
+        .published = 1578249000, /* 2020-01-05T18:30:00Z */
+        .categories = s->cats,
+        .n_categories = 1,
+        .lang = "en",
+    };
+    s->ev[0] = span_of("text", sample_text, "troops", "troop*");
+    s->ev[1] = span_of("text", sample_text, "removal", "@withdrawal");
+    s->ev[2] = span_of("text", sample_text, "Iraq", "Iraq");
+    s->ev[3] = span_of("title", sample_title, "troops", "troop*");
+    s->alert = (struct herald_alert){
+        .struct_size = sizeof s->alert,
+        .id = "a1b2c3",
+        .rule = "iraq-withdrawal",
+        .notifier = "team",
+        .created = 1578249060,
+        .attempt = 1,
+        .article = &s->article,
+        .evidence = s->ev,
+        .n_evidence = 4,
+        .json = sample_json,
+    };
+}
+
+/* Read a whole file into a NUL-terminated buffer the caller frees. */
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + len, 1, cap - len - 1, fp)) > 0) {
+        len += got;
+        if (cap - len < 2) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(fp);
+    if (buf) buf[len] = '\0';
+    return buf;
+}
+
+/* A fresh empty directory under the test output folder (or /tmp); 0 on success. */
+static int tmp_dir(char *out, size_t outlen, const char *tag)
+{
+    const char *base = getenv("HERALD_TEST_OUT");
+    snprintf(out, outlen, "%s/plugins-%s-XXXXXX", base && base[0] ? base : "/tmp", tag);
+    return mkdtemp(out) ? 0 : -1;
+}
+
+/* Remove a directory made by tmp_dir (and nothing else). */
+static void rm_rf(const char *dir)
+{
+    if (!strstr(dir, "/plugins-") || strchr(dir, '\'')) return;
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* Run deliver() with stdout redirected to `sink` (a path); returns what went to the sink in
+ * *out when sink is a regular file. */
+static int deliver_captured(const struct herald_plugin *p, void *st, const struct herald_alert *a,
+                            struct herald_delivery *d, const char *sink, char **out)
+{
+    fflush(stdout);
+    int saved = dup(1);
+    int fd = open(sink, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (saved < 0 || fd < 0) return -1;
+    dup2(fd, 1);
+    close(fd);
+    int rc = p->deliver(st, a, d);
+    fflush(stdout);
+    clearerr(stdout);
+    dup2(saved, 1);
+    close(saved);
+    if (out) *out = slurp(sink);
+    return rc;
+}
+
+/* Count lines (by '\n') of s. */
+static int line_count(const char *s)
+{
+    int n = 0;
+    for (; s && *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* --- common ABI checks --- */
+
+static int abi_ok(const struct herald_plugin *p, const char *name)
+{
+    return p->abi_major == HERALD_ABI_MAJOR && p->struct_size == sizeof(struct herald_plugin) &&
+           p->kind == HERALD_PLUGIN_NOTIFIER && p->name && strcmp(p->name, name) == 0 &&
+           p->description && p->options && p->init && p->deliver && p->fini;
+}
+
+/* Every option has a name, a known type and one line of help. */
+static int options_ok(const struct herald_plugin *p)
+{
+    int n = 0;
+    for (const struct herald_opt_spec *s = p->options; s->name; s++, n++)
+        if (s->type < HERALD_OPT_STRING || s->type > HERALD_OPT_MAP || !s->help || !s->help[0] ||
+            strchr(s->help, '\n'))
+            return 0;
+    return n > 0;
+}
+
+/* === stdout === */
+
+TEST(stdout_abi_and_options)
+{
+    struct loaded l = {0};
+    LOAD("stdout", l);
+    CHECK(abi_ok(l.p, "stdout"));
+    CHECK(options_ok(l.p));
+    const struct herald_opt_spec *fmt = find_opt(l.p, "format");
+    CHECK(fmt && fmt->type == HERALD_OPT_STRING && !fmt->required);
+    CHECK_STR(fmt->default_value, "text");
+
+    struct fake f = {0};
+    struct herald_host h = fake_host(&f);
+    struct herald_opts bad = {.spec = l.p->options, .kv = {{"format", "xml"}}, .n = 1};
+    char err[256] = "";
+    void *st = NULL;
+    CHECK(l.p->init(&h, &bad, &st, err, sizeof err) != 0);
+    CHECK_CONTAINS(err, "stdout: format must be");
+    CHECK_CONTAINS(err, "xml");
+    plugin_unload(&l);
+}
+
+TEST(stdout_text_block)
+{
+    struct loaded l = {0};
+    LOAD("stdout", l);
+    struct fake f = {0};
+    struct herald_host h = fake_host(&f);
+    struct herald_opts o = {.spec = l.p->options};
+    char err[256] = "", dir[512], sink[600];
+    void *st = NULL;
+    CHECK_INT(l.p->init(&h, &o, &st, err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    struct herald_delivery d = {0};
+    char *out = NULL;
+    CHECK_INT(tmp_dir(dir, sizeof dir, "stdout"), 0);
+    snprintf(sink, sizeof sink, "%s/out.txt", dir);
+    CHECK_INT(deliver_captured(l.p, st, &s.alert, &d, sink, &out), 0);
+    l.p->fini(st);
+    rm_rf(dir);
+    CHECK(out);
+    CHECK_INT(d.n_complete, 1);
+    CHECK_INT(d.result, HERALD_DELIVERED);
+    const char *want = "[herald] ALERT iraq-withdrawal: US troops asked to leave Iraq\n"
+                       "  https://example.org/news/1\n"
+                       "  source: example-world  published: 2020-01-05T18:30:00Z\n"
+                       "  evidence: ";
+    int starts = strncmp(out, want, strlen(want)) == 0;
+    if (!starts) printf("got: %s\n", out);
+    CHECK(starts);
+    /* Three matches in one sentence make one snippet; the title match makes a second. */
+    CHECK_CONTAINS(out, "voted on Sunday for the [removal] of all US [troops] from [Iraq], a week");
+    CHECK_CONTAINS(out, "  evidence: US [troops] asked to leave Iraq\n");
+    CHECK_INT(line_count(out), 5);
+    free(out);
+    plugin_unload(&l);
+}
+
+TEST(stdout_json_and_write_error)
+{
+    struct loaded l = {0};
+    LOAD("stdout", l);
+    struct fake f = {0};
+    struct herald_host h = fake_host(&f);
+    struct herald_opts o = {.spec = l.p->options, .kv = {{"format", "json"}}, .n = 1};
+    char err[256] = "", dir[512], sink[600];
+    void *st = NULL;
+    CHECK_INT(l.p->init(&h, &o, &st, err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    struct herald_delivery d = {0};
+    char *out = NULL;
+    CHECK_INT(tmp_dir(dir, sizeof dir, "stdout"), 0);
+    snprintf(sink, sizeof sink, "%s/out.json", dir);
+    CHECK_INT(deliver_captured(l.p, st, &s.alert, &d, sink, &out), 0);
+    rm_rf(dir);
+    CHECK(out);
+    CHECK_INT(d.n_complete, 1);
+    CHECK_INT(d.result, HERALD_DELIVERED);
+    CHECK_INT(strlen(out), strlen(sample_json) + 1);
+    CHECK(strncmp(out, sample_json, strlen(sample_json)) == 0);
+    CHECK_INT(out[strlen(sample_json)], '\n');
+    free(out);
+
+    struct herald_delivery d2 = {0};
+    CHECK_INT(deliver_captured(l.p, st, &s.alert, &d2, "/dev/full", NULL), 0);
+    l.p->fini(st);
+    CHECK_INT(d2.n_complete, 1);
+    CHECK_INT(d2.result, HERALD_RETRY);
+    CHECK_CONTAINS(d2.detail, "stdout: write failed");
+    plugin_unload(&l);
+}
+
+TEST(stdout_hostile_article)
+{
+    struct loaded l = {0};
+    LOAD("stdout", l);
+    struct fake f = {0};
+    struct herald_host h = fake_host(&f);
+    struct herald_opts o = {.spec = l.p->options};
+    char err[256] = "", dir[512], sink[600];
+    void *st = NULL;
+    CHECK_INT(l.p->init(&h, &o, &st, err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    /* An escape sequence and a newline in the title, a span past the end of the text, a
+     * span in an unknown field, invalid UTF-8 and no link or date. */
+    s.article.title = "Evil\x1b[2J title\nsecond line \xff\xfe end";
+    s.article.link = NULL;
+    s.article.published = -1;
+    s.ev[0].end = strlen(sample_text) + 10;
+    s.ev[1].field = "nonsense";
+    s.alert.n_evidence = 2;
+    struct herald_delivery d = {0};
+    char *out = NULL;
+    CHECK_INT(tmp_dir(dir, sizeof dir, "stdout"), 0);
+    snprintf(sink, sizeof sink, "%s/out.txt", dir);
+    CHECK_INT(deliver_captured(l.p, st, &s.alert, &d, sink, &out), 0);
+    l.p->fini(st);
+    rm_rf(dir);
+    CHECK(out);
+    CHECK_INT(d.result, HERALD_DELIVERED);
+    CHECK(!strchr(out, '\x1b'));
+    CHECK_CONTAINS(out, "[herald] ALERT iraq-withdrawal: Evil [2J title second line ?? end\n");
+    CHECK_CONTAINS(out, "published: unknown\n");
+    CHECK_INT(line_count(out), 2); /* no link line, no usable evidence */
+    free(out);
+    plugin_unload(&l);
+}
+
+/* === file === */
+
+TEST(file_abi_and_bad_options)
+{
+    struct loaded l = {0};
+    LOAD("file", l);
+    CHECK(abi_ok(l.p, "file"));
+    CHECK(options_ok(l.p));
+    const struct herald_opt_spec *path = find_opt(l.p, "path");
+    const struct herald_opt_spec *fs = find_opt(l.p, "fsync");
+    CHECK(path && path->type == HERALD_OPT_STRING && path->required);
+    CHECK(fs && fs->type == HERALD_OPT_BOOL && !fs->required);
+    CHECK_STR(fs->default_value, "true");
+
+    struct fake f = {0};
+    struct herald_host h = fake_host(&f);
+    char err[256] = "";
+    void *st = NULL;
+    struct herald_opts none = {.spec = l.p->options};
+    CHECK(l.p->init(&h, &none, &st, err, sizeof err) != 0);
+    CHECK_STR(err, "file: path is required");
+    struct herald_opts user = {.spec = l.p->options, .kv = {{"path", "~bob/x.jsonl"}}, .n = 1};
+    CHECK(l.p->init(&h, &user, &st, err, sizeof err) != 0);
+    CHECK_CONTAINS(err, "~bob/x.jsonl");
+    plugin_unload(&l);
+}
+
+TEST(file_appends_json_lines)
+{
+    struct loaded l = {0};
+    LOAD("file", l);
+    char dir[512], path[700], err[256] = "";
+    CHECK_INT(tmp_dir(dir, sizeof dir, "file"), 0);
+    char *old_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+    setenv("HOME", dir, 1);
+    struct fake f = {0};
+    struct herald_host h = fake_host(&f);
+    struct herald_opts o = {
+        .spec = l.p->options, .kv = {{"path", "~/state/herald/alerts.jsonl"}}, .n = 1};
+    void *st = NULL;
+    int rc = l.p->init(&h, &o, &st, err, sizeof err);
+    if (old_home) setenv("HOME", old_home, 1);
+    free(old_home);
+    CHECK_INT(rc, 0);
+
+    struct sample s;
+    sample_init(&s);
+    struct herald_delivery d1 = {0}, d2 = {0};
+    CHECK_INT(l.p->deliver(st, &s.alert, &d1), 0);
+    /* A pretty-printed document must still become exactly one line. */
+    s.alert.json = "{\n  \"id\": \"second\",\n  \"rule\": \"r\\nx\"\n}";
+    CHECK_INT(l.p->deliver(st, &s.alert, &d2), 0);
+    l.p->fini(st);
+    CHECK_INT(d1.n_complete, 1);
+    CHECK_INT(d1.result, HERALD_DELIVERED);
+    CHECK_INT(d2.n_complete, 1);
+    CHECK_INT(d2.result, HERALD_DELIVERED);
+
+    snprintf(path, sizeof path, "%s/state/herald/alerts.jsonl", dir);
+    struct stat sb;
+    CHECK_INT(stat(path, &sb), 0);
+    CHECK_INT(sb.st_mode & 0777, 0600);
+    char *text = slurp(path);
+    rm_rf(dir);
+    CHECK(text);
+    CHECK_INT(line_count(text), 2);
+    char *nl = strchr(text, '\n');
+    *nl = '\0';
+    json_error_t je;
+    json_t *a = json_loads(text, 0, &je), *b = json_loads(nl + 1, 0, &je);
+    int ok = a && b && json_is_object(a) && json_is_object(b);
+    const char *id1 = ok ? json_string_value(json_object_get(a, "id")) : NULL;
+    const char *id2 = ok ? json_string_value(json_object_get(b, "id")) : NULL;
+    const char *rule2 = ok ? json_string_value(json_object_get(b, "rule")) : NULL;
+    int good = id1 && id2 && rule2 && strcmp(id1, "a1b2c3") == 0 && strcmp(id2, "second") == 0 &&
+               strcmp(rule2, "r\nx") == 0;
+    json_decref(a);
+    json_decref(b);
+    free(text);
+    CHECK(ok);
+    CHECK(good);
+    plugin_unload(&l);
+}
+
+TEST(file_error_names_path)
+{
+    struct loaded l = {0};
+    LOAD("file", l);
+    char dir[512], blocker[600], path[700], err[256] = "";
+    CHECK_INT(tmp_dir(dir, sizeof dir, "file"), 0);
+    snprintf(blocker, sizeof blocker, "%s/not-a-dir", dir);
+    FILE *fp = fopen(blocker, "w");
+    CHECK(fp);
+    fclose(fp);
+    snprintf(path, sizeof path, "%s/sub/alerts.jsonl", blocker);
+    struct fake f = {0};
+    struct herald_host h = fake_host(&f);
+    struct herald_opts o = {
+        .spec = l.p->options, .kv = {{"path", path}, {"fsync", "false"}}, .n = 2};
+    void *st = NULL;
+    CHECK_INT(l.p->init(&h, &o, &st, err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    struct herald_delivery d = {0};
+    CHECK_INT(l.p->deliver(st, &s.alert, &d), 0);
+    l.p->fini(st);
+    rm_rf(dir);
+    CHECK_INT(d.n_complete, 1);
+    CHECK_INT(d.result, HERALD_RETRY);
+    CHECK_CONTAINS(d.detail, path);
+    CHECK_CONTAINS(d.detail, "Not a directory");
+    plugin_unload(&l);
+}
+
+/* Four processes append 150 alerts each of ~6 KB to one file: every line must parse. */
+TEST(file_concurrent_appends_do_not_interleave)
+{
+    struct loaded l = {0};
+    LOAD("file", l);
+    char dir[512], path[700], err[256] = "";
+    CHECK_INT(tmp_dir(dir, sizeof dir, "file"), 0);
+    snprintf(path, sizeof path, "%s/alerts.jsonl", dir);
+    struct fake f = {0};
+    struct herald_host h = fake_host(&f);
+    struct herald_opts o = {
+        .spec = l.p->options, .kv = {{"path", path}, {"fsync", "false"}}, .n = 2};
+    void *st = NULL;
+    CHECK_INT(l.p->init(&h, &o, &st, err, sizeof err), 0);
+    enum { WRITERS = 4, EACH = 150, PAD = 6000 };
+    pid_t pids[WRITERS];
+    for (int w = 0; w < WRITERS; w++) {
+        pids[w] = fork();
+        CHECK(pids[w] >= 0);
+        if (pids[w] == 0) {
+            static char json[PAD + 100];
+            int n = snprintf(json, sizeof json, "{\"writer\":%d,\"pad\":\"", w);
+            memset(json + n, 'a' + w, PAD);
+            memcpy(json + n + PAD, "\"}", 3);
+            struct sample s;
+            sample_init(&s);
+            s.alert.json = json;
+            int bad = 0;
+            for (int i = 0; i < EACH; i++) {
+                struct herald_delivery d = {0};
+                bad += l.p->deliver(st, &s.alert, &d) != 0 || d.result != HERALD_DELIVERED;
+            }
+            _exit(bad ? 1 : 0);
+        }
+    }
+    int children_ok = 1;
+    for (int w = 0; w < WRITERS; w++) {
+        int status = 0;
+        waitpid(pids[w], &status, 0);
+        children_ok &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    l.p->fini(st);
+    char *text = slurp(path);
+    rm_rf(dir);
+    CHECK(children_ok);
+    CHECK(text);
+    int lines = 0, parsed = 0;
+    for (char *line = text, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+        *nl = '\0';
+        lines++;
+        json_t *j = json_loads(line, 0, NULL);
+        parsed += j && strlen(json_string_value(json_object_get(j, "pad"))) == PAD;
+        json_decref(j);
+    }
+    free(text);
+    CHECK_INT(lines, WRITERS * EACH);
+    CHECK_INT(parsed, WRITERS * EACH);
+    plugin_unload(&l);
+}
+
+/* === webhook === */
+
+static const char hook_url[] = "https://hooks.example.com/services/T000/B000/SECRETTOKEN?k=abc";
+
+struct hook {
+    struct loaded l;
+    struct fake f;
+    struct herald_host h;
+    struct herald_opts o;
+    void *st;
+};
+
+/* Init a webhook instance with `format` (NULL: default) and optional secret. */
+static int hook_init(struct hook *k, const char *format, const char *secret, char *err,
+                     size_t errlen)
+{
+    k->h = fake_host(&k->f);
+    k->o = (struct herald_opts){.spec = k->l.p->options};
+    k->o.kv[k->o.n][0] = "url";
+    k->o.kv[k->o.n++][1] = hook_url;
+    k->o.kv[k->o.n][0] = "timeout";
+    k->o.kv[k->o.n++][1] = "5s";
+    if (format) {
+        k->o.kv[k->o.n][0] = "format";
+        k->o.kv[k->o.n++][1] = format;
+    }
+    if (secret) {
+        k->o.kv[k->o.n][0] = "secret";
+        k->o.kv[k->o.n++][1] = secret;
+    }
+    k->o.map[0][0] = "Authorization";
+    k->o.map[0][1] = "Bearer t0k";
+    k->o.n_map = 1;
+    return k->l.p->init(&k->h, &k->o, &k->st, err, errlen);
+}
+
+static void hook_done(struct hook *k)
+{
+    if (k->st) k->l.p->fini(k->st);
+    k->st = NULL;
+    recorded_free(&k->f.req);
+    plugin_unload(&k->l);
+}
+
+/* No log line and no detail may show the URL's path or query. */
+static int leaks_secret(const struct fake *f, const struct herald_delivery *d)
+{
+    for (int i = 0; i < f->n_log; i++)
+        if (strstr(f->log[i], "SECRETTOKEN") || strstr(f->log[i], "k=abc")) return 1;
+    return strstr(d->detail, "SECRETTOKEN") || strstr(d->detail, "k=abc");
+}
+
+TEST(webhook_abi_and_bad_options)
+{
+    struct hook k = {0};
+    LOAD("webhook", k.l);
+    const struct herald_plugin *p = k.l.p;
+    CHECK(abi_ok(p, "webhook"));
+    CHECK(options_ok(p));
+    const struct herald_opt_spec *url = find_opt(p, "url"), *to = find_opt(p, "timeout");
+    const struct herald_opt_spec *hd = find_opt(p, "headers"), *fm = find_opt(p, "format");
+    const struct herald_opt_spec *sec = find_opt(p, "secret");
+    CHECK(url && url->type == HERALD_OPT_STRING && url->required);
+    CHECK(to && to->type == HERALD_OPT_DURATION);
+    CHECK_STR(to->default_value, "15s");
+    CHECK(hd && hd->type == HERALD_OPT_MAP);
+    CHECK(fm && fm->type == HERALD_OPT_STRING);
+    CHECK_STR(fm->default_value, "json");
+    CHECK(sec && sec->type == HERALD_OPT_STRING);
+
+    struct herald_host h = fake_host(&k.f);
+    char err[256] = "";
+    void *st = NULL;
+    struct herald_opts o = {.spec = p->options, .kv = {{"url", "ftp://example.com/x"}}, .n = 1};
+    CHECK(p->init(&h, &o, &st, err, sizeof err) != 0);
+    CHECK_STR(err, "webhook: url must start with http:// or https://");
+    o.kv[0][1] = "https://";
+    CHECK(p->init(&h, &o, &st, err, sizeof err) != 0);
+    CHECK_STR(err, "webhook: url has no host");
+    o.kv[0][1] = "https://example.com/a b";
+    CHECK(p->init(&h, &o, &st, err, sizeof err) != 0);
+    CHECK_CONTAINS(err, "spaces");
+    o.kv[0][1] = "https://example.com/hook";
+    o.kv[1][0] = "format";
+    o.kv[1][1] = "teams";
+    o.n = 2;
+    CHECK(p->init(&h, &o, &st, err, sizeof err) != 0);
+    CHECK_CONTAINS(err, "webhook: format must be");
+    o.kv[1][0] = "timeout";
+    o.kv[1][1] = "0";
+    CHECK(p->init(&h, &o, &st, err, sizeof err) != 0);
+    CHECK_CONTAINS(err, "webhook: timeout");
+    o.n = 1;
+    o.map[0][0] = "X-Evil";
+    o.map[0][1] = "a\r\nHost: attacker";
+    o.n_map = 1;
+    CHECK(p->init(&h, &o, &st, err, sizeof err) != 0);
+    CHECK_CONTAINS(err, "X-Evil");
+    o.map[0][0] = "Bad Name";
+    o.map[0][1] = "x";
+    CHECK(p->init(&h, &o, &st, err, sizeof err) != 0);
+    CHECK_CONTAINS(err, "not a valid header name");
+    o.map[0][0] = "X-Fine";
+    o.kv[0][1] = "https://user:hunter2@hooks.example.com:8443/x/SECRETTOKEN";
+    CHECK_INT(p->init(&h, &o, &st, err, sizeof err), 0);
+    p->fini(st);
+    CHECK(k.f.n_log >= 1);
+    for (int i = 0; i < k.f.n_log; i++) {
+        CHECK_CONTAINS(k.f.log[i], "https://hooks.example.com:8443");
+        CHECK(!strstr(k.f.log[i], "hunter2") && !strstr(k.f.log[i], "SECRETTOKEN"));
+    }
+    hook_done(&k);
+}
+
+TEST(webhook_json_request)
+{
+    struct hook k = {0};
+    LOAD("webhook", k.l);
+    char err[256] = "";
+    CHECK_INT(hook_init(&k, NULL, NULL, err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    struct herald_delivery d = {0};
+    CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d), 0);
+    CHECK_INT(k.f.n_requests, 1);
+    CHECK_INT(d.n_complete, 0); /* asynchronous: nothing is decided before the response */
+    CHECK_STR(k.f.req.method, "POST");
+    CHECK_STR(k.f.req.url, hook_url);
+    CHECK_INT(k.f.req.timeout_ms, 5000);
+    CHECK_STR(k.f.req.body, sample_json);
+    CHECK_INT(k.f.req.body_len, strlen(sample_json));
+    CHECK_STR(req_header(&k.f, "Content-Type"), "Content-Type: application/json");
+    CHECK_STR(req_header(&k.f, "Idempotency-Key"), "Idempotency-Key: a1b2c3");
+    CHECK_STR(req_header(&k.f, "Authorization"), "Authorization: Bearer t0k");
+    CHECK(req_header(&k.f, "X-Herald-Signature") == NULL);
+#ifdef HERALD_VERSION
+    CHECK_STR(req_header(&k.f, "User-Agent"), "User-Agent: herald/" HERALD_VERSION);
+#else
+    CHECK_CONTAINS(req_header(&k.f, "User-Agent"), "User-Agent: herald");
+#endif
+    respond(&k.f, 200, "ok", -1, NULL);
+    CHECK_INT(d.n_complete, 1);
+    CHECK_INT(d.result, HERALD_DELIVERED);
+    CHECK(!leaks_secret(&k.f, &d));
+    hook_done(&k);
+}
+
+/* The user's header replaces ours of the same name instead of sending two. */
+TEST(webhook_user_header_overrides)
+{
+    struct hook k = {0};
+    LOAD("webhook", k.l);
+    char err[256] = "";
+    k.h = fake_host(&k.f);
+    k.o = (struct herald_opts){.spec = k.l.p->options,
+                               .kv = {{"url", "http://127.0.0.1:9/x"}},
+                               .n = 1,
+                               .map = {{"content-type", "application/cloudevents+json"}},
+                               .n_map = 1};
+    CHECK_INT(k.l.p->init(&k.h, &k.o, &k.st, err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    struct herald_delivery d = {0};
+    CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d), 0);
+    CHECK_INT(count_headers(&k.f, "Content-Type"), 1);
+    CHECK_STR(req_header(&k.f, "Content-Type"), "content-type: application/cloudevents+json");
+    CHECK_INT(k.f.req.timeout_ms, 15000); /* the declared default */
+    respond(&k.f, 204, NULL, -1, NULL);
+    CHECK_INT(d.result, HERALD_DELIVERED);
+    hook_done(&k);
+}
+
+/* RFC 4231 test case 2: HMAC-SHA256(key "Jefe", "what do ya want for nothing?"). */
+TEST(webhook_signature_rfc4231)
+{
+    struct hook k = {0};
+    LOAD("webhook", k.l);
+    char err[256] = "";
+    CHECK_INT(hook_init(&k, "json", "Jefe", err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    s.alert.json = "what do ya want for nothing?";
+    struct herald_delivery d = {0};
+    CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d), 0);
+    CHECK_STR(req_header(&k.f, "X-Herald-Signature"),
+              "X-Herald-Signature: "
+              "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    respond(&k.f, 200, NULL, -1, NULL);
+    CHECK_INT(d.n_complete, 1);
+    hook_done(&k);
+}
+
+/* The signature covers the body actually sent, whatever the format. */
+TEST(webhook_signature_matches_body)
+{
+    struct hook k = {0};
+    LOAD("webhook", k.l);
+    char err[256] = "";
+    CHECK_INT(hook_init(&k, "slack", "s3cr3t-key", err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    struct herald_delivery d = {0};
+    CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d), 0);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    CHECK(HMAC(EVP_sha256(), "s3cr3t-key", 10, (const unsigned char *)k.f.req.body,
+               k.f.req.body_len, mac, &len));
+    char want[128] = "X-Herald-Signature: sha256=";
+    for (unsigned i = 0; i < len; i++)
+        snprintf(want + strlen(want), 3, "%02x", mac[i]);
+    CHECK_STR(req_header(&k.f, "X-Herald-Signature"), want);
+    respond(&k.f, 200, NULL, -1, NULL);
+    hook_done(&k);
+}
+
+TEST(webhook_slack_body)
+{
+    struct hook k = {0};
+    LOAD("webhook", k.l);
+    char err[256] = "";
+    CHECK_INT(hook_init(&k, "slack", NULL, err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    s.article.title = "Troops <b>out</b> & home";
+    s.alert.n_evidence = 3; /* keep the evidence in the text only */
+    struct herald_delivery d = {0};
+    CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d), 0);
+    CHECK_STR(req_header(&k.f, "Content-Type"), "Content-Type: application/json");
+    json_t *root = json_loads(k.f.req.body, 0, NULL);
+    CHECK(root);
+    const char *text = json_string_value(json_object_get(root, "text"));
+    json_t *blocks = json_object_get(root, "blocks");
+    const char *head = json_string_value(
+        json_object_get(json_object_get(json_array_get(blocks, 0), "text"), "text"));
+    const char *ev = json_string_value(
+        json_object_get(json_object_get(json_array_get(blocks, 1), "text"), "text"));
+    const char *type0 = json_string_value(json_object_get(json_array_get(blocks, 0), "type"));
+    char t[512] = "", hd[1024] = "", e[1024] = "";
+    snprintf(t, sizeof t, "%s", text ? text : "");
+    snprintf(hd, sizeof hd, "%s", head ? head : "");
+    snprintf(e, sizeof e, "%s", ev ? ev : "");
+    int is_section = type0 && strcmp(type0, "section") == 0;
+    json_decref(root);
+    respond(&k.f, 200, NULL, -1, NULL);
+    hook_done(&k);
+    CHECK(is_section);
+    CHECK_STR(t, "[herald] iraq-withdrawal: Troops &lt;b&gt;out&lt;/b&gt; &amp; home");
+    CHECK_CONTAINS(hd, "*<https://example.org/news/1|Troops &lt;b&gt;out&lt;/b&gt; &amp; home>*");
+    CHECK_CONTAINS(hd, "rule iraq-withdrawal");
+    CHECK_CONTAINS(hd, "source: example-world");
+    CHECK_CONTAINS(e, "> ");
+    CHECK_CONTAINS(e, "the [removal] of all US [troops] from [Iraq]");
+}
+
+/* Count UTF-16 code units of a UTF-8 string (what Discord's limits count). */
+static size_t utf16_units(const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p & 0xc0) != 0x80) n++;
+        if (*p >= 0xf0) n++;
+    }
+    return n;
+}
+
+TEST(webhook_discord_body_and_limits)
+{
+    struct hook k = {0};
+    LOAD("webhook", k.l);
+    char err[256] = "";
+    CHECK_INT(hook_init(&k, "discord", NULL, err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    struct herald_delivery d = {0};
+    CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d), 0);
+    json_t *root = json_loads(k.f.req.body, 0, NULL);
+    CHECK(root);
+    json_t *embed = json_array_get(json_object_get(root, "embeds"), 0);
+    char title[512] = "", url[256] = "", desc[2048] = "", content[256] = "", ts[64] = "";
+    snprintf(title, sizeof title, "%s", json_string_value(json_object_get(embed, "title")));
+    snprintf(url, sizeof url, "%s", json_string_value(json_object_get(embed, "url")));
+    snprintf(desc, sizeof desc, "%s", json_string_value(json_object_get(embed, "description")));
+    snprintf(content, sizeof content, "%s", json_string_value(json_object_get(root, "content")));
+    snprintf(ts, sizeof ts, "%s", json_string_value(json_object_get(embed, "timestamp")));
+    json_t *parse = json_object_get(json_object_get(root, "allowed_mentions"), "parse");
+    int no_mentions = json_is_array(parse) && json_array_size(parse) == 0;
+    json_decref(root);
+    respond(&k.f, 200, NULL, -1, NULL);
+    CHECK_INT(d.result, HERALD_DELIVERED);
+    CHECK_STR(title, sample_title);
+    CHECK_STR(url, "https://example.org/news/1");
+    CHECK_STR(ts, "2020-01-05T18:30:00Z");
+    CHECK_CONTAINS(content, "iraq-withdrawal");
+    CHECK_CONTAINS(desc, "[troops]");
+    CHECK_CONTAINS(desc, "Vote in Baghdad.");
+    CHECK(no_mentions);
+
+    /* 300 two-byte and four-byte characters in the title, a 20,000-byte summary. */
+    static char long_title[1300], summary[20001];
+    size_t n = 0;
+    for (int i = 0; i < 150; i++) {
+        memcpy(long_title + n, "\xc3\xa9\xf0\x9f\x93\xb0", 6); /* é 📰 */
+        n += 6;
+    }
+    long_title[n] = '\0';
+    memset(summary, 'x', sizeof summary - 1);
+    summary[sizeof summary - 1] = '\0';
+    s.article.title = long_title;
+    s.article.summary = summary;
+    struct herald_delivery d2 = {0};
+    CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d2), 0);
+    root = json_loads(k.f.req.body, 0, NULL); /* jansson rejects invalid UTF-8 */
+    CHECK(root);
+    embed = json_array_get(json_object_get(root, "embeds"), 0);
+    size_t tu = utf16_units(json_string_value(json_object_get(embed, "title")));
+    size_t du = utf16_units(json_string_value(json_object_get(embed, "description")));
+    size_t cu = utf16_units(json_string_value(json_object_get(root, "content")));
+    const char *t2 = json_string_value(json_object_get(embed, "title"));
+    int ends_ellipsis = t2 && strlen(t2) >= 3 && strcmp(t2 + strlen(t2) - 3, "\xe2\x80\xa6") == 0;
+    json_decref(root);
+    respond(&k.f, 200, NULL, -1, NULL);
+    hook_done(&k);
+    CHECK(tu <= 256 && tu >= 250);
+    CHECK_INT(du, 4096); /* evidence + summary exceed it: cut to 4095 units + an ellipsis */
+    CHECK(cu <= 2000);
+    CHECK(ends_ellipsis);
+}
+
+/* Decode one RFC 2047 "=?UTF-8?B?…?=" word sequence back to UTF-8. */
+static int rfc2047_decode(const char *v, char *out, size_t outlen)
+{
+    size_t len = 0;
+    while (*v) {
+        if (*v == ' ') {
+            v++;
+            continue;
+        }
+        if (strncmp(v, "=?UTF-8?B?", 10) != 0) return -1;
+        v += 10;
+        const char *end = strstr(v, "?=");
+        if (!end || (size_t)(end - v) / 4 * 3 + len + 1 > outlen) return -1;
+        int n =
+            EVP_DecodeBlock((unsigned char *)out + len, (const unsigned char *)v, (int)(end - v));
+        if (n < 0) return -1;
+        for (const char *p = end - 1; p >= v && *p == '='; p--)
+            n--; /* EVP_DecodeBlock counts padding as zero bytes */
+        len += (size_t)n;
+        v = end + 2;
+    }
+    out[len] = '\0';
+    return 0;
+}
+
+TEST(webhook_ntfy_request)
+{
+    struct hook k = {0};
+    LOAD("webhook", k.l);
+    char err[256] = "";
+    CHECK_INT(hook_init(&k, "ntfy", NULL, err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    struct herald_delivery d = {0};
+    CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d), 0);
+    CHECK_STR(req_header(&k.f, "Content-Type"), "Content-Type: text/plain; charset=utf-8");
+    CHECK_STR(req_header(&k.f, "Title"), "Title: US troops asked to leave Iraq");
+    CHECK_STR(req_header(&k.f, "Click"), "Click: https://example.org/news/1");
+    CHECK_STR(req_header(&k.f, "Tags"), "Tags: herald,iraq-withdrawal");
+    CHECK_CONTAINS(k.f.req.body, "the [removal] of all US [troops] from [Iraq]");
+    CHECK_CONTAINS(k.f.req.body, "source: example-world  published: 2020-01-05T18:30:00Z\n");
+    respond(&k.f, 200, NULL, -1, NULL);
+    CHECK_INT(d.result, HERALD_DELIVERED);
+
+    /* A non-ASCII title travels as RFC 2047 encoded words; CR/LF can never reach a header. */
+    const char *de = "Irak fordert Truppenabzug \xe2\x80\x93 Bundestag ber\xc3\xa4t \xc3\xbc"
+                     "ber den Einsatz der Bundeswehr im Nahen Osten";
+    s.article.title = de;
+    s.alert.rule = "rule,with\r\nX-Injected: 1";
+    struct herald_delivery d2 = {0};
+    CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d2), 0);
+    const char *title = req_header(&k.f, "Title");
+    CHECK(title);
+    char decoded[512];
+    CHECK_INT(rfc2047_decode(title + 7, decoded, sizeof decoded), 0);
+    CHECK_STR(decoded, de);
+    CHECK(req_header(&k.f, "X-Injected") == NULL);
+    CHECK_STR(req_header(&k.f, "Tags"), "Tags: herald,rule-with--X-Injected--1");
+    for (size_t i = 0; i < k.f.req.n_headers; i++)
+        CHECK(!strpbrk(k.f.req.headers[i], "\r\n"));
+    respond(&k.f, 200, NULL, -1, NULL);
+    hook_done(&k);
+}
+
+TEST(webhook_text_body)
+{
+    struct hook k = {0};
+    LOAD("webhook", k.l);
+    char err[256] = "";
+    CHECK_INT(hook_init(&k, "text", NULL, err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    struct herald_delivery d = {0};
+    CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d), 0);
+    CHECK_STR(req_header(&k.f, "Content-Type"), "Content-Type: text/plain; charset=utf-8");
+    CHECK(strncmp(k.f.req.body,
+                  "[herald] ALERT iraq-withdrawal: US troops asked to leave Iraq\n"
+                  "  https://example.org/news/1\n",
+                  90) == 0);
+    respond(&k.f, 200, NULL, -1, NULL);
+    CHECK_INT(d.result, HERALD_DELIVERED);
+    hook_done(&k);
+}
+
+/* One delivery answered with `status`; returns the finished delivery record. */
+static struct herald_delivery answer(struct hook *k, long status, const char *body,
+                                     long retry_after, const char *error)
+{
+    struct sample s;
+    sample_init(&s);
+    struct herald_delivery d = {0};
+    if (k->l.p->deliver(k->st, &s.alert, &d) != 0 || !k->f.cb) {
+        d.n_complete = -1;
+        return d;
+    }
+    respond(&k->f, status, body, retry_after, error);
+    return d;
+}
+
+TEST(webhook_status_mapping)
+{
+    struct hook k = {0};
+    LOAD("webhook", k.l);
+    char err[256] = "";
+    CHECK_INT(hook_init(&k, "json", NULL, err, sizeof err), 0);
+
+    struct herald_delivery d = answer(&k, 500, "oops", -1, NULL);
+    CHECK_INT(d.n_complete, 1);
+    CHECK_INT(d.result, HERALD_RETRY);
+    CHECK_CONTAINS(d.detail, "HTTP 500 from https://hooks.example.com");
+    CHECK_INT(d.n_retry_after, 0);
+
+    d = answer(&k, 429, "slow down", 30, NULL);
+    CHECK_INT(d.n_complete, 1);
+    CHECK_INT(d.result, HERALD_RETRY);
+    CHECK_INT(d.n_retry_after, 1);
+    CHECK_INT(d.retry_after, 30);
+    CHECK(d.retry_after_before_complete);
+
+    d = answer(&k, 503, NULL, 0, NULL);
+    CHECK_INT(d.result, HERALD_RETRY);
+    CHECK_INT(d.n_retry_after, 1);
+    CHECK_INT(d.retry_after, 0);
+
+    d = answer(&k, 408, NULL, -1, NULL);
+    CHECK_INT(d.result, HERALD_RETRY);
+    d = answer(&k, 425, NULL, -1, NULL);
+    CHECK_INT(d.result, HERALD_RETRY);
+
+    d = answer(&k, 404, "no such hook\n", -1, NULL);
+    CHECK_INT(d.n_complete, 1);
+    CHECK_INT(d.result, HERALD_FAILED);
+    CHECK_CONTAINS(d.detail, "404");
+    CHECK_CONTAINS(d.detail, "no such hook");
+    CHECK(!leaks_secret(&k.f, &d));
+
+    /* Only the first 200 bytes of a long error body reach the detail. */
+    static char big[1000];
+    memset(big, 'E', sizeof big - 1);
+    memcpy(big + 200, "TAIL", 4);
+    d = answer(&k, 400, big, -1, NULL);
+    CHECK_INT(d.result, HERALD_FAILED);
+    CHECK_CONTAINS(d.detail, "EEEE");
+    CHECK(!strstr(d.detail, "TAIL"));
+
+    d = answer(&k, 301, NULL, -1, NULL);
+    CHECK_INT(d.result, HERALD_FAILED);
+
+    d = answer(&k, 0, NULL, -1, "Failed to connect to hooks.example.com port 443");
+    CHECK_INT(d.n_complete, 1);
+    CHECK_INT(d.result, HERALD_RETRY);
+    CHECK_CONTAINS(d.detail, "Failed to connect");
+    CHECK(!leaks_secret(&k.f, &d));
+
+    d = answer(&k, 201, NULL, -1, NULL);
+    CHECK_INT(d.n_complete, 1);
+    CHECK_INT(d.result, HERALD_DELIVERED);
+    hook_done(&k);
+}
+
+/* When the host cannot start the request, the callback never runs: the plugin completes. */
+TEST(webhook_request_refused)
+{
+    struct hook k = {0};
+    LOAD("webhook", k.l);
+    char err[256] = "";
+    CHECK_INT(hook_init(&k, "json", NULL, err, sizeof err), 0);
+    k.f.refuse_requests = 1;
+    struct sample s;
+    sample_init(&s);
+    struct herald_delivery d = {0};
+    CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d), 0);
+    CHECK_INT(d.n_complete, 1);
+    CHECK_INT(d.result, HERALD_RETRY);
+    CHECK_CONTAINS(d.detail, "https://hooks.example.com");
+    CHECK(!leaks_secret(&k.f, &d));
+    s.alert.json = NULL; /* nothing to send can ever be sent */
+    k.f.refuse_requests = 0;
+    struct herald_delivery d2 = {0};
+    CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d2), 0);
+    CHECK_INT(d2.n_complete, 1);
+    CHECK_INT(d2.result, HERALD_FAILED);
+    CHECK_INT(k.f.n_requests, 0);
+    hook_done(&k);
+}
+
+/* Random spans (some past the end, some reversed, some inside a character) over text full of
+ * broken UTF-8, control characters and markup: every format must still complete once and
+ * every JSON body must parse (jansson rejects invalid UTF-8). */
+TEST(webhook_hostile_evidence)
+{
+    static const char *pieces[] = {
+        "troops ", "\xc3\xa9", "\xf0\x9f\x93\xb0", "\xe2\x80", "\xff", "\x1b[0m",
+        "\n",      "&<>|*",    "\xc2\x85",         "word ",    "  \t"};
+    static const char *fmts[] = {"slack", "discord", "ntfy", "text", "json"};
+    uint32_t seed = 12345;
+    for (int round = 0; round < 200; round++) {
+        char text[600] = "", title[200] = "";
+        while (strlen(text) < 500) {
+            seed = seed * 1103515245u + 12345u;
+            strcat(text, pieces[(seed >> 16) % (sizeof pieces / sizeof pieces[0])]);
+        }
+        memcpy(title, text + round % 50, 120);
+        struct herald_evidence ev[40];
+        size_t tl = strlen(text);
+        for (int i = 0; i < 40; i++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t a = (seed >> 8) % (tl + 8);
+            seed = seed * 1103515245u + 12345u;
+            size_t b = a + (seed >> 8) % 300;
+            if (i % 7 == 0) b = a > 3 ? a - 3 : 0; /* reversed */
+            ev[i] = (struct herald_evidence){i % 5 == 0 ? "title" : "text", a, b, "t*"};
+        }
+        struct hook k = {0};
+        LOAD("webhook", k.l);
+        char err[256] = "";
+        CHECK_INT(hook_init(&k, fmts[round % 5], NULL, err, sizeof err), 0);
+        struct sample s;
+        sample_init(&s);
+        s.article.text = text;
+        s.article.title = title;
+        s.article.summary = text;
+        s.article.link = round % 2 ? "https://x.example/a|b>c" : "javascript:alert(1)";
+        s.alert.evidence = ev;
+        s.alert.n_evidence = 40;
+        struct herald_delivery d = {0};
+        CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d), 0);
+        CHECK_INT(k.f.n_requests, 1);
+        int json_ok = 1;
+        if (round % 5 < 2) {
+            json_t *j = json_loads(k.f.req.body, 0, NULL);
+            json_ok = j != NULL;
+            json_decref(j);
+        }
+        for (size_t i = 0; i < k.f.req.n_headers; i++)
+            CHECK(!strpbrk(k.f.req.headers[i], "\r\n"));
+        respond(&k.f, 200, NULL, -1, NULL);
+        hook_done(&k);
+        CHECK(json_ok);
+        CHECK_INT(d.n_complete, 1);
+        CHECK_INT(d.result, HERALD_DELIVERED);
+    }
+}
+
+int main(void)
+{
+    RUN(stdout_abi_and_options);
+    RUN(stdout_text_block);
+    RUN(stdout_json_and_write_error);
+    RUN(stdout_hostile_article);
+    RUN(file_abi_and_bad_options);
+    RUN(file_appends_json_lines);
+    RUN(file_error_names_path);
+    RUN(file_concurrent_appends_do_not_interleave);
+    RUN(webhook_abi_and_bad_options);
+    RUN(webhook_json_request);
+    RUN(webhook_user_header_overrides);
+    RUN(webhook_signature_rfc4231);
+    RUN(webhook_signature_matches_body);
+    RUN(webhook_slack_body);
+    RUN(webhook_discord_body_and_limits);
+    RUN(webhook_ntfy_request);
+    RUN(webhook_text_body);
+    RUN(webhook_status_mapping);
+    RUN(webhook_request_refused);
+    RUN(webhook_hostile_evidence);
+    return check_summary();
+}
