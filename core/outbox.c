@@ -214,7 +214,10 @@ void outbox_schedule(struct herald *h)
     int rc = store_outbox_next(h->store, &when);
     if (rc <= 0) return;
     int64_t delay = when * 1000 - now_ms();
-    if (delay < 0) delay = 0;
+    /* A head that is already due belongs to a notifier busy delivering (outbox_run just
+     * started everything else); its completion kicks the outbox, so only a late safety
+     * net is armed here, never a busy loop. */
+    if (delay < 1000) delay = 1000;
     if (delay > 3600 * 1000) delay = 3600 * 1000;
     if (uv_timer_get_due_in(&h->outbox_timer) == 0 || (int64_t)uv_timer_get_due_in(&h->outbox_timer) > delay)
         uv_timer_start(&h->outbox_timer, on_outbox_timer, (uint64_t)delay, 0);

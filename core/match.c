@@ -1,0 +1,968 @@
+/*
+ * match — tokenised docs and the evaluation of compiled queries against them. doc_new()
+ * tokenises an article's fields once (text.c) into tokens with byte spans, a table of
+ * distinct folded words with their positions, and, per stemming language on first use, a
+ * table of stems with theirs. query_match() walks the query tree: boolean nodes combine
+ * truth values, positional nodes (terms, phrases, concepts, NEAR) produce spans of token
+ * positions that carry the evidence of the leaves inside them. Temporary memory comes from
+ * a scratch area owned by the doc and reused from one query to the next, so evaluating a
+ * query rarely calls malloc. Evidence goes to the caller's evidence_list.
+ */
+#include "query_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+enum {
+    DOC_FIELD_MAX = 64 << 20, /* bytes of one field that are tokenised and searched */
+    SPAN_CAP = 4096,          /* spans kept per node: enough to decide and to explain */
+    EV_MATCH_CAP = 1000,      /* evidence entries one query_match appends at most */
+    REGEX_HITS_CAP = 100,     /* matches of one regex reported per field */
+    SLOP_STEPS = 20000,       /* backtracking steps per sloppy-phrase window */
+};
+
+/* ---- scratch: a bump allocator whose chunks are kept between queries ---- */
+
+struct scratch_chunk {
+    struct scratch_chunk *next;
+    size_t size, used;
+    max_align_t data[];
+};
+
+static void *scratch_alloc(struct doc *d, size_t n)
+{
+    n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    if (n == 0) n = sizeof(max_align_t);
+    struct scratch_chunk *c = d->scratch_cur;
+    while (c && c->size - c->used < n) {
+        c = c->next;
+        if (c) c->used = 0;
+    }
+    if (!c) {
+        size_t size = d->scratch_cur ? d->scratch_cur->size * 2 : 16384;
+        if (size < n) size = n;
+        c = malloc(sizeof *c + size);
+        if (!c) return NULL;
+        c->size = size;
+        c->used = 0;
+        c->next = NULL;
+        /* append after the last chunk so the order of reuse stays stable */
+        struct scratch_chunk **pp = &d->scratch;
+        while (*pp)
+            pp = &(*pp)->next;
+        *pp = c;
+    }
+    d->scratch_cur = c;
+    void *p = (char *)c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+static void scratch_reset(struct doc *d)
+{
+    d->scratch_cur = d->scratch;
+    if (d->scratch) d->scratch->used = 0;
+}
+
+/* ---- doc construction ---- */
+
+struct build {
+    struct doc *d;
+    uint8_t field;
+    int oom;
+};
+
+static int grow(void **p, uint32_t *cap, size_t elem, uint32_t need)
+{
+    if (need <= *cap) return 0;
+    uint32_t c = *cap ? *cap : 64;
+    while (c < need) {
+        if (c > UINT32_MAX / 2) return -1;
+        c *= 2;
+    }
+    void *np = realloc(*p, (size_t)c * elem);
+    if (!np) return -1;
+    *p = np;
+    *cap = c;
+    return 0;
+}
+
+static int wtab_rehash(struct doc *d)
+{
+    uint32_t cap = d->wtab_cap ? d->wtab_cap * 2 : 256;
+    uint32_t *t = calloc(cap, sizeof *t);
+    if (!t) return -1;
+    for (uint32_t i = 0; i < d->nwords; i++) {
+        uint32_t h = d->words[i].hash & (cap - 1);
+        while (t[h])
+            h = (h + 1) & (cap - 1);
+        t[h] = i + 1;
+    }
+    free(d->wtab);
+    d->wtab = t;
+    d->wtab_cap = cap;
+    return 0;
+}
+
+uint32_t doc_word_id(const struct doc *d, const char *w, size_t n)
+{
+    if (!d->wtab_cap) return UINT32_MAX;
+    uint32_t hash = qhash(w, n);
+    uint32_t h = hash & (d->wtab_cap - 1);
+    for (uint32_t id; (id = d->wtab[h]); h = (h + 1) & (d->wtab_cap - 1)) {
+        const struct dword *dw = &d->words[id - 1];
+        if (dw->hash == hash && dw->len == n && !memcmp(dw->s, w, n)) return id - 1;
+    }
+    return UINT32_MAX;
+}
+
+static uint64_t char_mask(const char *s, size_t n)
+{
+    uint64_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m |= 1ull << ((unsigned char)s[i] & 63);
+    return m;
+}
+
+static uint32_t word_add(struct doc *d, const char *w, size_t n)
+{
+    uint32_t id = doc_word_id(d, w, n);
+    if (id != UINT32_MAX) return id;
+    if ((d->nwords + 1) * 2 > d->wtab_cap && wtab_rehash(d) < 0) return UINT32_MAX;
+    if (grow((void **)&d->words, &d->capwords, sizeof *d->words, d->nwords + 1) < 0)
+        return UINT32_MAX;
+    char *s = arena_strndup(&d->arena, w, n);
+    if (!s) return UINT32_MAX;
+    id = d->nwords++;
+    struct dword *dw = &d->words[id];
+    dw->s = s;
+    dw->len = (uint32_t)n;
+    dw->hash = qhash(w, n);
+    dw->npos = 0;
+    dw->pos_off = 0;
+    dw->ncp = (uint32_t)text_utf8_len(w, n);
+    dw->cmask = char_mask(w, n);
+    uint32_t h = dw->hash & (d->wtab_cap - 1);
+    while (d->wtab[h])
+        h = (h + 1) & (d->wtab_cap - 1);
+    d->wtab[h] = id + 1;
+    return id;
+}
+
+static int on_doc_token(void *arg, const struct text_token *t)
+{
+    struct build *b = arg;
+    struct doc *d = b->d;
+    if (d->ntoks == UINT32_MAX - 1 ||
+        grow((void **)&d->toks, &d->captoks, sizeof *d->toks, d->ntoks + 1) < 0) {
+        b->oom = 1;
+        return 1;
+    }
+    uint32_t w = word_add(d, t->folded, t->folded_len);
+    if (w == UINT32_MAX) {
+        b->oom = 1;
+        return 1;
+    }
+    struct dtok *k = &d->toks[d->ntoks++];
+    k->start = (uint32_t)t->start;
+    k->end = (uint32_t)t->end;
+    k->word = w;
+    k->field = b->field;
+    d->words[w].npos++;
+    return 0;
+}
+
+static int build_positions(struct doc *d)
+{
+    d->wpos = malloc(((size_t)d->ntoks + 1) * sizeof *d->wpos);
+    if (!d->wpos) return -1;
+    uint32_t off = 0;
+    for (uint32_t i = 0; i < d->nwords; i++) {
+        d->words[i].pos_off = off;
+        off += d->words[i].npos;
+        d->words[i].npos = 0;
+    }
+    for (uint32_t t = 0; t < d->ntoks; t++) {
+        struct dword *w = &d->words[d->toks[t].word];
+        d->wpos[w->pos_off + w->npos++] = t;
+    }
+    return 0;
+}
+
+struct doc *doc_new(const struct doc_fields *f)
+{
+    struct doc *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    arena_init(&d->arena);
+    const char *src[QF_COUNT] = {f->title, f->text, f->author, f->link, f->source};
+    const char *lang = f->lang ? f->lang : "en";
+    size_t ln = strlen(lang);
+    if (ln >= sizeof d->lang) ln = sizeof d->lang - 1;
+    memcpy(d->lang, lang, ln);
+    struct build b = {d, 0, 0};
+    for (int i = 0; i < QF_COUNT && !b.oom; i++) {
+        d->fstr[i] = src[i];
+        if (!src[i]) continue;
+        size_t n = strlen(src[i]);
+        d->flen[i] = n > DOC_FIELD_MAX ? DOC_FIELD_MAX : n;
+        b.field = (uint8_t)i;
+        text_tokenize(src[i], d->flen[i], on_doc_token, &b);
+    }
+    if (b.oom || build_positions(d) < 0) {
+        doc_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static void stemmap_free(struct stemmap *m)
+{
+    if (!m) return;
+    free(m->word_stem);
+    free(m->stem_s);
+    free(m->stem_len);
+    free(m->stem_hash);
+    free(m->tab);
+    free(m->pos_off);
+    free(m->npos);
+    free(m->pos);
+    free(m);
+}
+
+void doc_free(struct doc *d)
+{
+    if (!d) return;
+    for (int i = 0; i < d->nstems; i++)
+        stemmap_free(d->stems[i]);
+    struct scratch_chunk *c = d->scratch;
+    while (c) {
+        struct scratch_chunk *n = c->next;
+        free(c);
+        c = n;
+    }
+    pcre2_match_data_free(d->md);
+    pcre2_match_context_free(d->mctx);
+    free(d->toks);
+    free(d->words);
+    free(d->wtab);
+    free(d->wpos);
+    free(d->sorted);
+    arena_free(&d->arena);
+    free(d);
+}
+
+/* ---- stems ---- */
+
+uint32_t stemmap_id(const struct stemmap *m, const char *s, size_t n)
+{
+    uint32_t hash = qhash(s, n);
+    for (uint32_t h = hash & (m->tab_cap - 1), id; (id = m->tab[h]);
+         h = (h + 1) & (m->tab_cap - 1)) {
+        id--;
+        if (m->stem_hash[id] == hash && m->stem_len[id] == n && !memcmp(m->stem_s[id], s, n))
+            return id;
+    }
+    return UINT32_MAX;
+}
+
+static int stemmap_fill(struct doc *d, struct stemmap *m, struct text_stemmer *st)
+{
+    uint32_t nw = d->nwords;
+    m->tab_cap = 16;
+    while (m->tab_cap < nw * 2 + 2)
+        m->tab_cap *= 2;
+    m->word_stem = malloc(((size_t)nw + 1) * sizeof *m->word_stem);
+    m->stem_s = malloc(((size_t)nw + 1) * sizeof *m->stem_s);
+    m->stem_len = malloc(((size_t)nw + 1) * sizeof *m->stem_len);
+    m->stem_hash = malloc(((size_t)nw + 1) * sizeof *m->stem_hash);
+    m->npos = calloc((size_t)nw + 1, sizeof *m->npos);
+    m->pos_off = malloc(((size_t)nw + 1) * sizeof *m->pos_off);
+    m->pos = malloc(((size_t)d->ntoks + 1) * sizeof *m->pos);
+    m->tab = calloc(m->tab_cap, sizeof *m->tab);
+    if (!m->word_stem || !m->stem_s || !m->stem_len || !m->stem_hash || !m->npos || !m->pos_off ||
+        !m->pos || !m->tab)
+        return -1;
+    for (uint32_t w = 0; w < nw; w++) {
+        const struct dword *dw = &d->words[w];
+        size_t sl = dw->len;
+        const char *s = st ? text_stem(st, dw->s, dw->len, &sl) : dw->s;
+        uint32_t id = stemmap_id(m, s, sl);
+        if (id == UINT32_MAX) {
+            id = m->nstems++;
+            const char *copy = s == dw->s ? dw->s : arena_strndup(&d->arena, s, sl);
+            if (!copy) return -1;
+            m->stem_s[id] = copy;
+            m->stem_len[id] = (uint32_t)sl;
+            m->stem_hash[id] = qhash(s, sl);
+            uint32_t h = m->stem_hash[id] & (m->tab_cap - 1);
+            while (m->tab[h])
+                h = (h + 1) & (m->tab_cap - 1);
+            m->tab[h] = id + 1;
+        }
+        m->word_stem[w] = id;
+        m->npos[id] += dw->npos;
+    }
+    uint32_t off = 0;
+    for (uint32_t s = 0; s < m->nstems; s++) {
+        m->pos_off[s] = off;
+        off += m->npos[s];
+        m->npos[s] = 0;
+    }
+    for (uint32_t t = 0; t < d->ntoks; t++) {
+        uint32_t s = m->word_stem[d->toks[t].word];
+        m->pos[m->pos_off[s] + m->npos[s]++] = t;
+    }
+    return 0;
+}
+
+struct stemmap *doc_stems(struct doc *d, const char *lang)
+{
+    for (int i = 0; i < d->nstems; i++)
+        if (!strcmp(d->stems[i]->lang, lang)) return d->stems[i];
+    if (d->nstems == (int)(sizeof d->stems / sizeof d->stems[0])) {
+        /* many languages on one doc: recycle the oldest map */
+        stemmap_free(d->stems[0]);
+        memmove(d->stems, d->stems + 1, (size_t)(d->nstems - 1) * sizeof d->stems[0]);
+        d->nstems--;
+    }
+    struct stemmap *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    snprintf(m->lang, sizeof m->lang, "%s", lang);
+    struct text_stemmer *st = lang[0] ? text_stemmer_new(lang) : NULL;
+    int rc = (lang[0] && !st) ? -1 : stemmap_fill(d, m, st);
+    text_stemmer_free(st);
+    if (rc < 0) {
+        stemmap_free(m);
+        return NULL;
+    }
+    d->stems[d->nstems++] = m;
+    return m;
+}
+
+/* ---- evaluation ---- */
+
+struct evi {
+    const char *term;
+    uint32_t start, end;
+    uint8_t field;
+};
+
+struct span {
+    uint32_t first, last;
+    uint8_t field;
+    uint32_t nev;
+    struct evi *ev;
+};
+
+struct spans {
+    struct span *v;
+    size_t n;
+};
+
+struct ectx {
+    const struct query *q;
+    struct doc *d;
+    struct evidence_list *ev; /* NULL: not collecting */
+    size_t ev_base;
+    struct stemmap *sm;
+    int oom;
+};
+
+struct rword {
+    const struct qword *w;
+    uint32_t id; /* QW_EXACT: word id; QW_STEM: stem id; UINT32_MAX when absent */
+};
+
+static struct stemmap *ctx_stems(struct ectx *c)
+{
+    if (!c->sm) {
+        c->sm = doc_stems(c->d, c->q->lang);
+        if (!c->sm) c->oom = 1;
+    }
+    return c->sm;
+}
+
+static int rword_init(struct ectx *c, const struct qword *w, struct rword *r)
+{
+    r->w = w;
+    r->id = UINT32_MAX;
+    if (w->kind == QW_EXACT) {
+        r->id = doc_word_id(c->d, w->folded, w->flen);
+    } else if (w->kind == QW_STEM) {
+        struct stemmap *m = ctx_stems(c);
+        if (!m) return -1;
+        r->id = stemmap_id(m, w->stem, w->slen);
+    }
+    return 0;
+}
+
+/* Restricted Damerau-Levenshtein distance of two code point strings, or max+1 when above
+ * `max` (rows stop early once every cell exceeds it). */
+static int edit_distance(const int32_t *a, int n, const int32_t *b, int m, int max)
+{
+    int rows[3][TEXT_WORD_MAX + 2];
+    int *pp = rows[0], *prev = rows[1], *cur = rows[2];
+    int prevbest = 0;
+    for (int j = 0; j <= m; j++)
+        prev[j] = j;
+    for (int i = 1; i <= n; i++) {
+        cur[0] = i;
+        int best = cur[0];
+        for (int j = 1; j <= m; j++) {
+            int cost = a[i - 1] != b[j - 1];
+            int v = prev[j] + 1;
+            if (cur[j - 1] + 1 < v) v = cur[j - 1] + 1;
+            if (prev[j - 1] + cost < v) v = prev[j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < v)
+                v = pp[j - 2] + 1;
+            cur[j] = v;
+            if (v < best) best = v;
+        }
+        /* a transposition reaches back two rows, so both must be past the limit */
+        if (best > max && prevbest > max) return max + 1;
+        prevbest = best;
+        int *t = pp;
+        pp = prev;
+        prev = cur;
+        cur = t;
+    }
+    return prev[m];
+}
+
+static int to_cps(const char *s, size_t n, int32_t *out, int cap)
+{
+    int k = 0;
+    size_t i = 0;
+    while (i < n && k < cap) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t l =
+            utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (l <= 0) {
+            cp = (unsigned char)s[i];
+            l = 1;
+        }
+        out[k++] = cp;
+        i += (size_t)l;
+    }
+    return k;
+}
+
+static int fuzzy_ok(const struct qword *w, const struct dword *dw)
+{
+    int dn = (int)dw->ncp - (int)w->ncp;
+    if (dn > w->dist || -dn > w->dist) return 0;
+    int32_t a[TEXT_WORD_MAX + 1], b[TEXT_WORD_MAX + 1];
+    int n, m;
+    if (w->ncp == w->flen && dw->ncp == dw->len) { /* ASCII: no decoding needed */
+        /* each edit adds or removes at most one distinct character on either side */
+        uint64_t qm = char_mask(w->folded, w->flen);
+        if (__builtin_popcountll(qm & ~dw->cmask) > w->dist ||
+            __builtin_popcountll(dw->cmask & ~qm) > w->dist)
+            return 0;
+        n = (int)w->flen;
+        m = (int)dw->len;
+        for (int i = 0; i < n; i++)
+            a[i] = (unsigned char)w->folded[i];
+        for (int i = 0; i < m; i++)
+            b[i] = (unsigned char)dw->s[i];
+    } else {
+        n = to_cps(w->folded, w->flen, a, TEXT_WORD_MAX);
+        m = to_cps(dw->s, dw->len, b, TEXT_WORD_MAX);
+    }
+    return edit_distance(a, n, b, m, w->dist) <= w->dist;
+}
+
+static int word_ok(struct ectx *c, const struct rword *r, uint32_t word)
+{
+    const struct qword *w = r->w;
+    const struct dword *dw = &c->d->words[word];
+    switch (w->kind) {
+    case QW_EXACT:
+        return word == r->id;
+    case QW_STEM:
+        return r->id != UINT32_MAX && c->sm->word_stem[word] == r->id;
+    case QW_PREFIX:
+        return dw->len >= w->flen && !memcmp(dw->s, w->folded, w->flen);
+    case QW_FUZZY:
+        return fuzzy_ok(w, dw);
+    }
+    return 0;
+}
+
+static int cmp_word(const void *a, const void *b, void *arg)
+{
+    const struct doc *d = arg;
+    return strcmp(d->words[*(const uint32_t *)a].s, d->words[*(const uint32_t *)b].s);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Positions of the words [ids, ids + n) merged in ascending order (scratch memory). */
+static int merge_words(struct ectx *c, const uint32_t *ids, size_t n, const uint32_t **v,
+                       size_t *nv)
+{
+    if (n == 1) {
+        const struct dword *dw = &c->d->words[ids[0]];
+        *v = c->d->wpos + dw->pos_off;
+        *nv = dw->npos;
+        return 0;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += c->d->words[ids[i]].npos;
+    uint32_t *out = scratch_alloc(c->d, total * sizeof *out + 1);
+    if (!out) return c->oom = 1, -1;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct dword *dw = &c->d->words[ids[i]];
+        memcpy(out + k, c->d->wpos + dw->pos_off, dw->npos * sizeof *out);
+        k += dw->npos;
+    }
+    if (k > 1) qsort(out, k, sizeof *out, cmp_u32);
+    *v = out;
+    *nv = k;
+    return 0;
+}
+
+static int prefix_words(struct ectx *c, const struct qword *w, const uint32_t **v, size_t *nv)
+{
+    struct doc *d = c->d;
+    if (!d->sorted && d->nwords) {
+        d->sorted = malloc(d->nwords * sizeof *d->sorted);
+        if (!d->sorted) return c->oom = 1, -1;
+        for (uint32_t i = 0; i < d->nwords; i++)
+            d->sorted[i] = i;
+        qsort_r(d->sorted, d->nwords, sizeof *d->sorted, cmp_word, d);
+    }
+    size_t lo = 0, hi = d->nwords;
+    while (lo < hi) { /* first word >= prefix */
+        size_t mid = (lo + hi) / 2;
+        if (strncmp(d->words[d->sorted[mid]].s, w->folded, w->flen) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < d->nwords && !strncmp(d->words[d->sorted[end]].s, w->folded, w->flen))
+        end++;
+    *nv = 0;
+    if (end == lo) return 0;
+    return merge_words(c, d->sorted + lo, end - lo, v, nv);
+}
+
+static int fuzzy_words(struct ectx *c, const struct qword *w, const uint32_t **v, size_t *nv)
+{
+    struct doc *d = c->d;
+    uint32_t *ids = scratch_alloc(d, (size_t)d->nwords * sizeof *ids + 1);
+    if (!ids) return c->oom = 1, -1;
+    size_t n = 0;
+    for (uint32_t i = 0; i < d->nwords; i++)
+        if (fuzzy_ok(w, &d->words[i])) ids[n++] = i;
+    *nv = 0;
+    if (n == 0) return 0;
+    return merge_words(c, ids, n, v, nv);
+}
+
+/* The token positions where word matcher r matches, ascending. */
+static int rword_positions(struct ectx *c, const struct rword *r, const uint32_t **v, size_t *nv)
+{
+    *v = NULL;
+    *nv = 0;
+    switch (r->w->kind) {
+    case QW_EXACT:
+        if (r->id == UINT32_MAX) return 0;
+        return merge_words(c, &r->id, 1, v, nv);
+    case QW_STEM:
+        if (r->id == UINT32_MAX) return 0;
+        *v = c->sm->pos + c->sm->pos_off[r->id];
+        *nv = c->sm->npos[r->id];
+        return 0;
+    case QW_PREFIX:
+        return prefix_words(c, r->w, v, nv);
+    case QW_FUZZY:
+        return fuzzy_words(c, r->w, v, nv);
+    }
+    return 0;
+}
+
+static int spans_push(struct ectx *c, struct spans *s, size_t *cap, const struct span *sp)
+{
+    if (s->n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        struct span *v = scratch_alloc(c->d, nc * sizeof *v);
+        if (!v) return c->oom = 1, -1;
+        if (s->n) memcpy(v, s->v, s->n * sizeof *v);
+        s->v = v;
+        *cap = nc;
+    }
+    s->v[s->n++] = *sp;
+    return 0;
+}
+
+static int span_one(struct ectx *c, const struct qnode *n, uint32_t first, uint32_t last,
+                    struct spans *out, size_t *cap)
+{
+    struct evi *e = scratch_alloc(c->d, sizeof *e);
+    if (!e) return c->oom = 1, -1;
+    const struct dtok *t = c->d->toks;
+    e->term = n->term;
+    e->start = t[first].start;
+    e->end = t[last].end;
+    e->field = t[first].field;
+    struct span sp = {first, last, t[first].field, 1, e};
+    return spans_push(c, out, cap, &sp);
+}
+
+static int in_scope(const struct qnode *n, const struct dtok *t)
+{
+    return (n->fields >> t->field) & 1u;
+}
+
+/* Exact phrase (or a single word) starting at each position of word 0. */
+static int seq_exact(struct ectx *c, const struct qnode *n, const struct rword *rw,
+                     struct spans *out, int stop_first)
+{
+    const uint32_t *pos;
+    size_t np, cap = 0;
+    if (rword_positions(c, &rw[0], &pos, &np) < 0) return -1;
+    const struct doc *d = c->d;
+    for (size_t i = 0; i < np && out->n < SPAN_CAP; i++) {
+        uint32_t p = pos[i];
+        if (!in_scope(n, &d->toks[p])) continue;
+        if ((size_t)p + n->nwords > d->ntoks) continue;
+        size_t k;
+        for (k = 1; k < n->nwords; k++) {
+            const struct dtok *t = &d->toks[p + k];
+            if (t->field != d->toks[p].field || !word_ok(c, &rw[k], t->word)) break;
+        }
+        if (k < n->nwords) continue;
+        if (span_one(c, n, p, p + (uint32_t)n->nwords - 1, out, &cap) < 0) return -1;
+        if (stop_first) break;
+    }
+    return 0;
+}
+
+struct slop_state {
+    struct ectx *c;
+    const struct rword *rw;
+    size_t k;
+    uint32_t lo, hi; /* window of token positions */
+    uint32_t anchor;
+    uint32_t *assign;
+    long steps;
+};
+
+/* Give each phrase word a distinct token of the window; the anchor must be used. */
+static int slop_assign(struct slop_state *s, size_t i)
+{
+    if (--s->steps < 0) return 0;
+    if (i == s->k) {
+        for (size_t j = 0; j < s->k; j++)
+            if (s->assign[j] == s->anchor) return 1;
+        return 0;
+    }
+    const struct dtok *toks = s->c->d->toks;
+    for (uint32_t t = s->lo; t <= s->hi; t++) {
+        size_t j;
+        for (j = 0; j < i && s->assign[j] != t; j++) {
+        }
+        if (j < i) continue;
+        if (!word_ok(s->c, &s->rw[i], toks[t].word)) continue;
+        s->assign[i] = t;
+        if (slop_assign(s, i + 1)) return 1;
+    }
+    return 0;
+}
+
+/* Sloppy phrase: every word within a window of nwords + slop positions, in any order. */
+static int seq_sloppy(struct ectx *c, const struct qnode *n, const struct rword *rw,
+                      struct spans *out, int stop_first)
+{
+    struct doc *d = c->d;
+    size_t total = 0, cap = 0;
+    const uint32_t **lists = scratch_alloc(d, n->nwords * sizeof *lists);
+    size_t *lens = scratch_alloc(d, n->nwords * sizeof *lens);
+    uint32_t *assign = scratch_alloc(d, n->nwords * sizeof *assign);
+    if (!lists || !lens || !assign) return c->oom = 1, -1;
+    for (size_t i = 0; i < n->nwords; i++) {
+        if (rword_positions(c, &rw[i], &lists[i], &lens[i]) < 0) return -1;
+        if (lens[i] == 0) return 0;
+        total += lens[i];
+    }
+    uint32_t *cand = scratch_alloc(d, total * sizeof *cand);
+    if (!cand) return c->oom = 1, -1;
+    size_t nc = 0;
+    for (size_t i = 0; i < n->nwords; i++) {
+        memcpy(cand + nc, lists[i], lens[i] * sizeof *cand);
+        nc += lens[i];
+    }
+    if (nc > 1) qsort(cand, nc, sizeof *cand, cmp_u32);
+    size_t width = n->nwords + (size_t)n->slop;
+    struct slop_state s = {c, rw, n->nwords, 0, 0, 0, assign, 0};
+    for (size_t i = 0; i < nc && out->n < SPAN_CAP; i++) {
+        uint32_t p = cand[i];
+        if (i > 0 && cand[i - 1] == p) continue;
+        if (!in_scope(n, &d->toks[p])) continue;
+        uint8_t f = d->toks[p].field;
+        uint32_t hi = p;
+        while (hi + 1 < d->ntoks && hi + 1 - p < width && d->toks[hi + 1].field == f)
+            hi++;
+        s.lo = p;
+        s.hi = hi;
+        s.anchor = p;
+        s.steps = SLOP_STEPS;
+        if (!slop_assign(&s, 0)) continue;
+        uint32_t last = p;
+        for (size_t j = 0; j < n->nwords; j++)
+            if (assign[j] > last) last = assign[j];
+        if (span_one(c, n, p, last, out, &cap) < 0) return -1;
+        if (stop_first) break;
+    }
+    return 0;
+}
+
+static int eval_seq(struct ectx *c, const struct qnode *n, struct spans *out, int stop_first)
+{
+    struct rword small[8];
+    struct rword *rw = small;
+    if (n->nwords > 8) {
+        rw = scratch_alloc(c->d, n->nwords * sizeof *rw);
+        if (!rw) return c->oom = 1, -1;
+    }
+    for (size_t i = 0; i < n->nwords; i++)
+        if (rword_init(c, &n->words[i], &rw[i]) < 0) return -1;
+    if (n->slop >= 0) return seq_sloppy(c, n, rw, out, stop_first);
+    return seq_exact(c, n, rw, out, stop_first);
+}
+
+static int cmp_span(const void *a, const void *b)
+{
+    const struct span *x = a, *y = b;
+    if (x->first != y->first) return x->first < y->first ? -1 : 1;
+    return x->last < y->last ? -1 : x->last > y->last;
+}
+
+static int eval_spans(struct ectx *c, const struct qnode *n, struct spans *out, int stop_first);
+
+static int eval_or_spans(struct ectx *c, const struct qnode *n, struct spans *out)
+{
+    size_t cap = 0;
+    for (size_t i = 0; i < n->nkids; i++) {
+        struct spans k = {NULL, 0};
+        if (eval_spans(c, n->kids[i], &k, 0) < 0) return -1;
+        for (size_t j = 0; j < k.n && out->n < SPAN_CAP; j++)
+            if (spans_push(c, out, &cap, &k.v[j]) < 0) return -1;
+    }
+    if (out->n > 1) qsort(out->v, out->n, sizeof *out->v, cmp_span);
+    return 0;
+}
+
+static int near_pair(struct ectx *c, const struct span *a, const struct span *b, struct spans *out,
+                     size_t *cap)
+{
+    struct evi *e = scratch_alloc(c->d, ((size_t)a->nev + b->nev) * sizeof *e);
+    if (!e) return c->oom = 1, -1;
+    memcpy(e, a->ev, a->nev * sizeof *e);
+    memcpy(e + a->nev, b->ev, b->nev * sizeof *e);
+    struct span sp = {a->first < b->first ? a->first : b->first,
+                      a->last > b->last ? a->last : b->last, a->field, a->nev + b->nev, e};
+    return spans_push(c, out, cap, &sp);
+}
+
+/* Pairs of non-overlapping spans of the two operands, in one field, at most `near` apart. */
+static int eval_near(struct ectx *c, const struct qnode *n, struct spans *out, int stop_first)
+{
+    struct spans a = {NULL, 0}, b = {NULL, 0};
+    if (eval_spans(c, n->kids[0], &a, 0) < 0) return -1;
+    if (a.n == 0) return 0;
+    if (eval_spans(c, n->kids[1], &b, 0) < 0) return -1;
+    if (b.n == 0) return 0;
+    uint32_t maxw = 0;
+    for (size_t j = 0; j < b.n; j++)
+        if (b.v[j].last - b.v[j].first > maxw) maxw = b.v[j].last - b.v[j].first;
+    uint32_t dist = (uint32_t)n->near;
+    size_t lo = 0, cap = 0;
+    for (size_t i = 0; i < a.n; i++) {
+        const struct span *x = &a.v[i];
+        while (lo < b.n && (uint64_t)b.v[lo].first + maxw + dist < x->first)
+            lo++;
+        for (size_t j = lo; j < b.n; j++) {
+            const struct span *y = &b.v[j];
+            if ((uint64_t)y->first > (uint64_t)x->last + dist) break;
+            if (y->field != x->field) continue;
+            uint64_t gap;
+            if (y->first > x->last)
+                gap = y->first - x->last;
+            else if (x->first > y->last)
+                gap = x->first - y->last;
+            else
+                continue; /* overlapping: the same words cannot count twice */
+            if (gap > dist) continue;
+            if (out->n >= SPAN_CAP) goto done;
+            if (near_pair(c, x, y, out, &cap) < 0) return -1;
+            if (stop_first) return 0;
+        }
+    }
+done: /* callers rely on spans ordered by position */
+    if (out->n > 1) qsort(out->v, out->n, sizeof *out->v, cmp_span);
+    return 0;
+}
+
+static int eval_spans(struct ectx *c, const struct qnode *n, struct spans *out, int stop_first)
+{
+    out->v = NULL;
+    out->n = 0;
+    switch (n->kind) {
+    case QN_SEQ:
+        return eval_seq(c, n, out, stop_first);
+    case QN_OR:
+        return eval_or_spans(c, n, out);
+    case QN_NEAR:
+        return eval_near(c, n, out, stop_first);
+    default:
+        return 0; /* the parser only puts positional nodes here */
+    }
+}
+
+static int ev_add(struct ectx *c, const char *term, uint8_t field, size_t start, size_t end)
+{
+    struct evidence_list *ev = c->ev;
+    for (size_t i = c->ev_base; i < ev->n; i++) {
+        const struct evidence *e = &ev->v[i];
+        /* one span once, even when several forms of a concept found it */
+        if (e->start == start && e->end == end && e->field == qfield_name(field)) return 0;
+    }
+    if (ev->n - c->ev_base >= EV_MATCH_CAP) return 0;
+    struct evidence e = {qfield_name(field), start, end, term};
+    if (evidence_push(ev, &e) < 0) return c->oom = 1, -1;
+    return 0;
+}
+
+static int emit_spans(struct ectx *c, const struct spans *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        for (uint32_t k = 0; k < s->v[i].nev; k++) {
+            const struct evi *e = &s->v[i].ev[k];
+            if (ev_add(c, e->term, e->field, e->start, e->end) < 0) return -1;
+        }
+    return 0;
+}
+
+static int regex_prepare(struct ectx *c)
+{
+    struct doc *d = c->d;
+    if (d->md) return 0;
+    d->md = pcre2_match_data_create(16, NULL);
+    d->mctx = pcre2_match_context_create(NULL);
+    if (!d->md || !d->mctx) return c->oom = 1, -1;
+    /* hostile patterns or texts must not stall the loop */
+    pcre2_set_match_limit(d->mctx, 1000000);
+    pcre2_set_depth_limit(d->mctx, 10000);
+    pcre2_set_heap_limit(d->mctx, 20000);
+    return 0;
+}
+
+static int eval_regex(struct ectx *c, const struct qnode *n)
+{
+    struct doc *d = c->d;
+    if (regex_prepare(c) < 0) return -1;
+    int found = 0;
+    for (int f = 0; f < QF_COUNT; f++) {
+        if (!((n->fields >> f) & 1u) || !d->fstr[f]) continue;
+        PCRE2_SIZE off = 0, len = d->flen[f];
+        for (int hits = 0; hits < REGEX_HITS_CAP && off <= len; hits++) {
+            int rc = pcre2_match(n->re, (PCRE2_SPTR)d->fstr[f], len, off, 0, d->md, d->mctx);
+            if (rc < 0) break; /* no match, or a limit hit: nothing more in this field */
+            PCRE2_SIZE *ov = pcre2_get_ovector_pointer(d->md);
+            found = 1;
+            if (!c->ev) return 1;
+            if (ev_add(c, n->term, (uint8_t)f, ov[0], ov[1]) < 0) return -1;
+            off = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+            while (off < len && ((unsigned char)d->fstr[f][off] & 0xC0) == 0x80)
+                off++;
+        }
+    }
+    return found;
+}
+
+static int eval_bool(struct ectx *c, const struct qnode *n)
+{
+    switch (n->kind) {
+    case QN_AND: {
+        size_t mark = c->ev ? c->ev->n : 0;
+        for (size_t i = 0; i < n->nkids; i++) {
+            int r = eval_bool(c, n->kids[i]);
+            if (r <= 0) {
+                if (c->ev) c->ev->n = mark;
+                return r;
+            }
+        }
+        return 1;
+    }
+    case QN_OR: {
+        int any = 0;
+        for (size_t i = 0; i < n->nkids; i++) {
+            int r = eval_bool(c, n->kids[i]);
+            if (r < 0) return -1;
+            if (r) any = 1;
+            if (any && !c->ev) break;
+        }
+        return any;
+    }
+    case QN_NOT: {
+        struct evidence_list *saved = c->ev;
+        c->ev = NULL;
+        int r = eval_bool(c, n->kids[0]);
+        c->ev = saved;
+        return r < 0 ? -1 : !r;
+    }
+    case QN_REGEX:
+        return eval_regex(c, n);
+    case QN_SEQ:
+    case QN_NEAR: {
+        struct spans s;
+        if (eval_spans(c, n, &s, !c->ev) < 0) return -1;
+        if (s.n && c->ev && emit_spans(c, &s) < 0) return -1;
+        return s.n > 0;
+    }
+    }
+    return 0;
+}
+
+int query_match(const struct query *q, struct doc *d, struct evidence_list *ev)
+{
+    if (!q || !d) return 0;
+    struct ectx c = {q, d, ev, ev ? ev->n : 0, NULL, 0};
+    scratch_reset(d);
+    int r = eval_bool(&c, q->root);
+    if (c.oom) r = -1;
+    if (r <= 0 && ev) ev->n = c.ev_base;
+    return r;
+}
+
+int evidence_push(struct evidence_list *ev, const struct evidence *e)
+{
+    if (ev->n == ev->cap) {
+        size_t cap = ev->cap ? ev->cap * 2 : 16;
+        struct evidence *v = realloc(ev->v, cap * sizeof *v);
+        if (!v) return -1;
+        ev->v = v;
+        ev->cap = cap;
+    }
+    ev->v[ev->n++] = *e;
+    return 0;
+}
+
+void evidence_list_free(struct evidence_list *ev)
+{
+    if (!ev) return;
+    free(ev->v);
+    ev->v = NULL;
+    ev->n = ev->cap = 0;
+}
