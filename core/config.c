@@ -562,10 +562,23 @@ static void declare_concept(lua_State *L, struct loader *ld, const char *name)
     if (rc != 0) luaL_error(L, "concept '%s': %s", name, qe.msg);
 }
 
+/* A parser cap of herald.options: absent → 0 (the parser's default), else 1..max. */
+static long long opt_cap_field(lua_State *L, const char *key, long long max)
+{
+    long long v = opt_int_field(L, 1, key, 0, "options", "herald");
+    lua_getfield(L, 1, key);
+    int given = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (given && (v <= 0 || v > max))
+        luaL_error(L, "options: %s must be an integer from 1 to %lld", key, max);
+    return v;
+}
+
 static int l_options(lua_State *L)
 {
     static const char *const keys[] = {"state_dir",      "log_level",    "user_agent", "every",
-                                       "max_concurrent", "max_per_host", NULL};
+                                       "max_concurrent", "max_per_host", "max_document_bytes",
+                                       "max_items",      "max_depth",    NULL};
     struct loader *ld = lua_touserdata(L, lua_upvalueindex(1));
     struct config *cfg = ld->cfg;
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -599,6 +612,9 @@ static int l_options(lua_State *L)
         (long)opt_int_field(L, 1, "max_per_host", cfg->max_per_host, "options", "herald");
     if (cfg->max_concurrent <= 0 || cfg->max_per_host <= 0)
         luaL_error(L, "options: max_concurrent and max_per_host must be positive");
+    cfg->max_document_bytes = (size_t)opt_cap_field(L, "max_document_bytes", INT32_MAX);
+    cfg->max_items = (size_t)opt_cap_field(L, "max_items", INT32_MAX);
+    cfg->max_depth = (int)opt_cap_field(L, "max_depth", INT_MAX);
     return 0;
 }
 

@@ -78,6 +78,10 @@ struct config {
     int64_t default_every_ms;
     long max_concurrent;
     long max_per_host;
+    /* Parser caps for every fetched document (0: the parser's default, see feed.h). */
+    size_t max_document_bytes;
+    size_t max_items;
+    int max_depth;
 };
 
 /* Hooks the loader needs from the daemon. */

@@ -95,5 +95,8 @@ int rules_evaluate(struct config *cfg, const struct herald_article *a, const str
     }
     evidence_list_free(&ev);
     doc_free(d);
+    /* Evidence of a:has() calls points into the state's query cache; every alert of this
+     * article has been stored by now, so the cache may be trimmed. */
+    lua_article_cache_trim(sandbox_state(cfg->sb));
     return fired;
 }

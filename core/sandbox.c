@@ -119,8 +119,13 @@ static int l_string_rep(lua_State *L)
     if (!lua_isnoneornil(L, 3)) luaL_checklstring(L, 3, &seplen);
     double total = n > 0 ? (double)n * (double)(len + seplen) : 0;
     double room = (double)(sb->limit > sb->used ? sb->limit - sb->used : 0);
-    if (total > room / 2 || total > 64.0 * 1024 * 1024)
-        return luaL_error(L, "string.rep: result of %.0f bytes exceeds the memory limit", total);
+    if (total > room / 2 || total > 64.0 * 1024 * 1024) {
+        /* lua_pushfstring knows no precision, so format the number here. */
+        char msg[128];
+        snprintf(msg, sizeof msg, "string.rep: a result of %.0f bytes exceeds the memory limit",
+                 total);
+        return luaL_error(L, "%s", msg);
+    }
     lua_getfield(L, lua_upvalueindex(1), "rep");
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, 1);

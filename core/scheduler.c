@@ -107,7 +107,12 @@ static void handle_response(struct source_run *sr, const struct cfg_source *src,
         h->stats.fetch_errors++;
         return;
     }
-    struct feed_limits lim = {.max_bytes = src->max_bytes};
+    /* The body is already within the source's max_bytes; the global cap may be lower. */
+    size_t doc_cap = h->cfg->max_document_bytes;
+    struct feed_limits lim = {.max_bytes = doc_cap && doc_cap < src->max_bytes ? doc_cap
+                                                                              : src->max_bytes,
+                              .max_items = h->cfg->max_items,
+                              .max_depth = h->cfg->max_depth};
     struct feed *f = NULL;
     char perr[512];
     if (feed_parse(r->body, r->len, r->effective_url, r->content_type, &lim, &f, perr,
