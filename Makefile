@@ -3,6 +3,7 @@
 #   make run        install missing Debian packages, build, run on scripts/herald.lua
 #   make test       install, build, run every test (last line: "N passed, N failed")
 #   make sanitize   the same suite on an ASan+UBSan build (build-san/)
+#   make valgrind   the integration tests with herald under valgrind
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make fuzz       libFuzzer targets (FUZZ_SECONDS=60 each)
 #   V=1             show full commands
@@ -55,9 +56,11 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 PYTHON ?= $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
 
-.PHONY: all deps run test check-tests sanitize install uninstall clean fuzz format bench
+.PHONY: all bin deps run test sanitize valgrind install uninstall clean fuzz format bench
 
-all: $(BUILD)/herald $(PLUGIN_SO) $(UNIT_BIN)
+all: bin $(UNIT_BIN)
+
+bin: $(BUILD)/herald $(PLUGIN_SO)
 
 $(BUILD)/herald: $(MAIN_OBJ) $(CORE_LIB)
 	@echo "  LD      $@"
@@ -92,9 +95,10 @@ deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || exit 1; \
 	fi
 
+# The demo starts from an empty state so that it alerts on the seed article every time.
 run: deps
-	@$(MAKE) --no-print-directory all
-	@mkdir -p $(BUILD)/demo-state
+	@$(MAKE) --no-print-directory bin
+	@rm -rf $(BUILD)/demo-state
 	./$(BUILD)/herald run -c scripts/herald.lua --state $(BUILD)/demo-state
 
 test: deps
@@ -106,6 +110,15 @@ sanitize: deps
 		SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all"
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(PYTHON) tests/run.py --build build-san --sanitize
+
+# The integration tests with every herald process under valgrind (memcheck): any error or
+# definite leak makes herald exit 99, which fails the test that ran it.
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	--show-leak-kinds=definite --track-fds=no
+valgrind: deps
+	@command -v valgrind >/dev/null || { echo "installing valgrind"; apt-get install -y -qq valgrind >/dev/null; }
+	@$(MAKE) --no-print-directory all
+	HERALD_WRAPPER="$(VALGRIND)" $(PYTHON) tests/run.py --build $(BUILD) integration/
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/herald/plugins \
@@ -122,6 +135,52 @@ uninstall:
 
 format:
 	clang-format -i core/*.c core/*.h include/herald/*.h plugins/*/*.c tests/unit/*.c tests/unit/*.h
+
+# ---- fuzzing: clang + libFuzzer (runtime in libclang-rt-14-dev) -------------------------
+# build-fuzz/fuzz_{feed,jsonfeed,html} link only the parser (feed*.c html.c date.c arena.c)
+# built with ASan+UBSan; tests/fuzz/run.sh seeds each corpus and runs it FUZZ_SECONDS.
+FUZZ_PKGS := clang libclang-rt-14-dev libxml2-dev libjansson-dev libssl-dev pkg-config
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_MAX_LEN ?= 1048576
+FUZZ_TARGETS := feed jsonfeed html
+FUZZ_CORE := feed feed_xml feed_json html date arena
+FUZZ_OBJ := $(FUZZ_CORE:%=build-fuzz/core/%.o)
+FUZZ_BIN := $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g $(FUZZ_SAN) -MMD -MP -Iinclude -Icore \
+	$(shell pkg-config --cflags libxml-2.0 jansson libcrypto 2>/dev/null)
+FUZZ_LIBS = $(shell pkg-config --libs libxml-2.0 jansson libcrypto 2>/dev/null) -lm
+
+.PHONY: fuzz-deps fuzz-build
+.SECONDARY: $(FUZZ_OBJ)
+fuzz-deps:
+	@missing=""; for p in $(FUZZ_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	fi
+
+build-fuzz/core/%.o: core/%.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $<"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	@echo "  FUZZLD  $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
+
+fuzz-build: fuzz-deps
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+
+# Every target runs even when an earlier one crashed; the exit status says if any did.
+fuzz: fuzz-build
+	@rc=0; for t in $(FUZZ_TARGETS); do \
+		sh tests/fuzz/run.sh $$t $(FUZZ_SECONDS) $(FUZZ_MAX_LEN) || rc=1; \
+	done; exit $$rc
+
+-include $(shell find build-fuzz -name '*.d' 2>/dev/null)
 
 clean:
 	rm -rf build build-san build-fuzz
