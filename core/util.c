@@ -143,7 +143,7 @@ int file_read_all(const char *path, size_t max, char **data, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return -1;
-    size_t cap = 65536, n = 0;
+    size_t cap = max < 65536 ? max : 65536, n = 0;
     char *buf = malloc(cap + 1);
     if (!buf) {
         fclose(f);
