@@ -12,10 +12,12 @@ struct cli_test_opts {
     int n_files;
     int json;
     int color;
+    int check; /* run the config's herald.expect cases instead of files */
 };
 
 /* Run the config's rules on each file and print what fires. 0 when some rule fired, 1 when
- * none did, otherwise an error status. */
+ * none did, otherwise an error status. With `check`, run the herald.expect cases instead:
+ * 0 when all hold, 1 on any miss. */
 int cli_test(const struct cli_test_opts *opt);
 
 /* Print what herald reads from a feed or page file, or an http(s):// or file:// URL. */

@@ -224,6 +224,78 @@ static int test_file(struct config *cfg, const struct logger *lg, struct test_ct
     return 0;
 }
 
+struct probe {
+    const char *rule;
+    int fired;
+};
+
+static int on_probe(void *arg, struct cfg_rule *r, const struct evidence_list *ev)
+{
+    struct probe *p = arg;
+    (void)ev;
+    if (strcmp(r->name, p->rule) == 0) p->fired = 1;
+    return 0;
+}
+
+/* Does `rule` fire on any article of `path`? 1 yes, 0 no, or an exit status > 1. */
+static int fires_on(struct config *cfg, const struct logger *lg, const char *rule,
+                    const char *path)
+{
+    struct feed *f = NULL;
+    int rc = load_doc(path, &f);
+    if (rc) return rc;
+    struct probe p = {.rule = rule};
+    for (size_t i = 0; i < f->n_items && !p.fired; i++) {
+        struct herald_article a;
+        article_of(&a, f, &f->items[i], base_name(path));
+        if (rules_evaluate(cfg, &a, lg, on_probe, &p) < 0) {
+            feed_free(f);
+            return 70;
+        }
+    }
+    feed_free(f);
+    return p.fired;
+}
+
+/* One line per expectation; returns the number that failed. */
+static size_t check_files(struct config *cfg, const struct logger *lg,
+                          const struct cfg_expect *e, char **files, size_t n, int want,
+                          size_t *ok)
+{
+    size_t failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        int r = fires_on(cfg, lg, e->rule, files[i]);
+        if (r == want) {
+            printf("ok    %s %s %s\n", e->rule, want ? "fires on" : "stays quiet on", files[i]);
+            (*ok)++;
+        } else if (r > 1) {
+            printf("FAIL  %s: cannot read %s (%s:%d)\n", e->rule, files[i], e->file, e->line);
+            failed++;
+        } else {
+            printf("FAIL  %s should %s %s (%s:%d)\n", e->rule, want ? "fire on" : "stay quiet on",
+                   files[i], e->file, e->line);
+            failed++;
+        }
+    }
+    return failed;
+}
+
+static int run_checks(struct config *cfg, const struct logger *lg, const char *path)
+{
+    size_t ok = 0, failed = 0;
+    for (size_t i = 0; i < cfg->n_expects; i++) {
+        const struct cfg_expect *e = &cfg->expects[i];
+        failed += check_files(cfg, lg, e, e->fires, e->n_fires, 1, &ok);
+        failed += check_files(cfg, lg, e, e->not_fires, e->n_not_fires, 0, &ok);
+    }
+    if (cfg->n_expects == 0) {
+        printf("%s declares no herald.expect { rule = …, fires = … } cases\n", path);
+        return 0;
+    }
+    printf("%zu expectations: %zu ok, %zu failed\n", ok + failed, ok, failed);
+    return failed ? 1 : 0;
+}
+
 int cli_test(const struct cli_test_opts *opt)
 {
     struct logger lg;
@@ -239,6 +311,10 @@ int cli_test(const struct cli_test_opts *opt)
     if (config_load(opt->config_path, &env, &cfg, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         rc = 78;
+        goto out;
+    }
+    if (opt->check) {
+        rc = run_checks(cfg, &lg, opt->config_path);
         goto out;
     }
     struct test_ctx tc = {.opt = opt};

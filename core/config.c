@@ -286,8 +286,10 @@ static char *file_url(struct config *cfg, const char *path)
 
 static void declare_source(lua_State *L, struct loader *ld, const char *name)
 {
-    static const char *const keys[] = {"url",     "path",     "kind",      "lang",    "every",
-                                       "timeout", "insecure", "max_bytes", "enabled", NULL};
+    static const char *const keys[] = {
+        "url",       "path",      "kind",     "lang",       "every",     "min_every",
+        "max_every", "timeout",   "insecure", "max_bytes",  "enabled",   "connect_timeout",
+        "proxy",     "user_agent", NULL};
     struct config *cfg = ld->cfg;
     check_keys(L, 1, keys, NULL, "source", name);
     for (size_t i = 0; i < cfg->n_sources; i++)
@@ -334,12 +336,43 @@ static void declare_source(lua_State *L, struct loader *ld, const char *name)
     caller_pos(L, &s->file, &s->line);
     s->lang = opt_str_field(L, 1, "lang", "source", name);
     s->every_ms = opt_duration_field(L, 1, "every", 0, "source", name);
+    s->min_every_ms = opt_duration_field(L, 1, "min_every", 0, "source", name);
+    s->max_every_ms = opt_duration_field(L, 1, "max_every", 0, "source", name);
+    if (s->min_every_ms && s->max_every_ms && s->min_every_ms > s->max_every_ms)
+        luaL_error(L, "source '%s': min_every is longer than max_every", name);
     s->timeout_ms = (long)opt_duration_field(L, 1, "timeout", 60000, "source", name);
+    s->connect_timeout_ms =
+        (long)opt_duration_field(L, 1, "connect_timeout", 15000, "source", name);
+    s->proxy = opt_str_field(L, 1, "proxy", "source", name);
+    s->user_agent = opt_str_field(L, 1, "user_agent", "source", name);
     s->insecure = opt_bool_field(L, 1, "insecure", 0, "source", name);
     s->enabled = opt_bool_field(L, 1, "enabled", 1, "source", name);
     long long mb = opt_int_field(L, 1, "max_bytes", 16 << 20, "source", name);
     if (mb <= 0) luaL_error(L, "source '%s': max_bytes must be positive", name);
     s->max_bytes = (size_t)mb;
+}
+
+/* Fill a source's unset interval and its adaptive bounds once the whole file ran (the
+ * default `every` may come from a later herald.options). The bounds default to every/4
+ * (at least a minute, unless every itself is shorter) and every*4; `every` is then kept
+ * inside them. */
+static void source_bounds(struct cfg_source *s, const struct config *cfg)
+{
+    enum { MINUTE_MS = 60000 };
+    if (s->every_ms == 0) s->every_ms = cfg->default_every_ms;
+    int64_t every = s->every_ms;
+    if (s->min_every_ms == 0) {
+        int64_t lo = every / 4 > MINUTE_MS ? every / 4 : MINUTE_MS;
+        s->min_every_ms = lo < every ? lo : every;
+        if (s->max_every_ms && s->min_every_ms > s->max_every_ms)
+            s->min_every_ms = s->max_every_ms;
+    }
+    if (s->max_every_ms == 0) {
+        int64_t hi = every > INT64_MAX / 4 ? every : every * 4;
+        s->max_every_ms = hi > s->min_every_ms ? hi : s->min_every_ms;
+    }
+    if (s->every_ms < s->min_every_ms) s->every_ms = s->min_every_ms;
+    if (s->every_ms > s->max_every_ms) s->every_ms = s->max_every_ms;
 }
 
 /* ---- notifiers ---------------------------------------------------------------------- */
@@ -570,7 +603,7 @@ static long long opt_cap_field(lua_State *L, const char *key, long long max)
     int given = !lua_isnil(L, -1);
     lua_pop(L, 1);
     if (given && (v <= 0 || v > max))
-        luaL_error(L, "options: %s must be an integer from 1 to %lld", key, max);
+        luaL_error(L, "options: %s must be an integer from 1 to %I", key, (lua_Integer)max);
     return v;
 }
 
@@ -578,7 +611,8 @@ static int l_options(lua_State *L)
 {
     static const char *const keys[] = {"state_dir",      "log_level",    "user_agent", "every",
                                        "max_concurrent", "max_per_host", "max_document_bytes",
-                                       "max_items",      "max_depth",    NULL};
+                                       "max_items",      "max_depth",    "proxy",
+                                       NULL};
     struct loader *ld = lua_touserdata(L, lua_upvalueindex(1));
     struct config *cfg = ld->cfg;
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -604,6 +638,11 @@ static int l_options(lua_State *L)
         free(cfg->user_agent);
         cfg->user_agent = ua;
     }
+    char *proxy = opt_str_field(L, 1, "proxy", "options", "herald.options");
+    if (proxy) {
+        free(cfg->proxy);
+        cfg->proxy = proxy;
+    }
     cfg->default_every_ms =
         opt_duration_field(L, 1, "every", cfg->default_every_ms, "options", "herald.options");
     cfg->max_concurrent =
@@ -615,6 +654,80 @@ static int l_options(lua_State *L)
     cfg->max_document_bytes = (size_t)opt_cap_field(L, "max_document_bytes", INT32_MAX);
     cfg->max_items = (size_t)opt_cap_field(L, "max_items", INT32_MAX);
     cfg->max_depth = (int)opt_cap_field(L, "max_depth", INT_MAX);
+    return 0;
+}
+
+/* A list of file names: one string or a list of strings; paths relative to the file that
+ * declares them are made absolute so `herald test --check` works from any directory. */
+static char *resolve_file(const char *base, const char *f)
+{
+    char *joined = f[0] == '/' ? strdup(f) : path_join(base, f);
+    char real[PATH_MAX];
+    if (joined && realpath(joined, real)) {
+        free(joined);
+        return strdup(real);
+    }
+    return joined;
+}
+
+static char **read_files(lua_State *L, const char *base, const char *key, size_t *n)
+{
+    *n = 0;
+    lua_getfield(L, 1, key);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        lua_newtable(L);
+        lua_insert(L, -2);
+        lua_rawseti(L, -2, 1);
+    }
+    if (lua_type(L, -1) != LUA_TTABLE)
+        luaL_error(L, "expect: '%s' must be a file name or a list of file names", key);
+    size_t count = (size_t)lua_rawlen(L, -1);
+    char **v = calloc(count + 1, sizeof *v);
+    if (!v) luaL_error(L, "out of memory");
+    for (size_t i = 1; i <= count; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i);
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            free(v);
+            luaL_error(L, "expect: '%s' item %d must be a file name", key, (int)i);
+        }
+        const char *f = lua_tostring(L, -1);
+        v[(*n)++] = resolve_file(base, f);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static int l_expect(lua_State *L)
+{
+    static const char *const keys[] = {"rule", "fires", "not_fires", NULL};
+    struct loader *ld = lua_touserdata(L, lua_upvalueindex(1));
+    struct config *cfg = ld->cfg;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    check_keys(L, 1, keys, NULL, "expect", "herald.expect");
+    lua_getfield(L, 1, "rule");
+    if (lua_type(L, -1) != LUA_TSTRING)
+        return luaL_error(L, "herald.expect needs rule = \"name\" and fires = / not_fires = files");
+    lua_pop(L, 1);
+    struct cfg_expect *grown = realloc(cfg->expects, (cfg->n_expects + 1) * sizeof *grown);
+    if (!grown) return luaL_error(L, "out of memory");
+    cfg->expects = grown;
+    struct cfg_expect *e = &cfg->expects[cfg->n_expects++];
+    memset(e, 0, sizeof *e);
+    e->rule = opt_str_field(L, 1, "rule", "expect", "herald.expect");
+    caller_pos(L, &e->file, &e->line);
+    char *base = path_dirname(e->file);
+    if (!base) return luaL_error(L, "out of memory");
+    e->fires = read_files(L, base, "fires", &e->n_fires);
+    e->not_fires = read_files(L, base, "not_fires", &e->n_not_fires);
+    free(base);
+    if (!e->n_fires && !e->n_not_fires)
+        return luaL_error(L, "expect '%s': give fires = or not_fires = (article files)", e->rule);
     return 0;
 }
 
@@ -640,6 +753,9 @@ static int run_config(lua_State *L)
     lua_pushlightuserdata(L, ld);
     lua_pushcclosure(L, l_options, 1);
     lua_setfield(L, -2, "options");
+    lua_pushlightuserdata(L, ld);
+    lua_pushcclosure(L, l_expect, 1);
+    lua_setfield(L, -2, "expect");
     lua_pushstring(L, HERALD_VERSION);
     lua_setfield(L, -2, "version");
     if (ld->env->state_dir) {
@@ -685,6 +801,14 @@ static int validate(struct config *cfg, char *err, size_t errlen)
                 snprintf(msg, sizeof msg, "%s", qe.msg);
             add_error(err, errlen, r->file, r->line, "rule '%s': query: %s", r->name, msg);
         }
+    }
+    for (size_t i = 0; i < cfg->n_expects; i++) {
+        const struct cfg_expect *e = &cfg->expects[i];
+        int known = 0;
+        for (size_t j = 0; j < cfg->n_rules && !known; j++)
+            known = strcmp(cfg->rules[j].name, e->rule) == 0;
+        if (!known)
+            add_error(err, errlen, e->file, e->line, "expect: no rule named '%s'%s", e->rule, "");
     }
     if (err[0]) return -1;
     cfg->index = rule_index_new();
@@ -747,8 +871,7 @@ int config_load(const char *path, const struct config_env *env, struct config **
         config_free(cfg);
         return -1;
     }
-    for (size_t i = 0; i < cfg->n_sources; i++)
-        if (cfg->sources[i].every_ms == 0) cfg->sources[i].every_ms = cfg->default_every_ms;
+    for (size_t i = 0; i < cfg->n_sources; i++) source_bounds(&cfg->sources[i], cfg);
     if (validate(cfg, err, errlen) != 0) {
         config_free(cfg);
         return -1;
@@ -766,6 +889,8 @@ void config_free(struct config *c)
         free(s->url);
         free(s->kind);
         free(s->lang);
+        free(s->proxy);
+        free(s->user_agent);
         free(s->file);
     }
     free(c->sources);
@@ -789,10 +914,21 @@ void config_free(struct config *c)
         free(r->file);
     }
     free(c->rules);
+    for (size_t i = 0; i < c->n_expects; i++) {
+        struct cfg_expect *e = &c->expects[i];
+        for (size_t j = 0; j < e->n_fires; j++) free(e->fires[j]);
+        for (size_t j = 0; j < e->n_not_fires; j++) free(e->not_fires[j]);
+        free(e->fires);
+        free(e->not_fires);
+        free(e->rule);
+        free(e->file);
+    }
+    free(c->expects);
     concepts_free(c->concepts);
     sandbox_free(c->sb);
     free(c->state_dir);
     free(c->user_agent);
+    free(c->proxy);
     free(c->path);
     free(c->dir);
     free(c);

@@ -20,9 +20,14 @@ struct cfg_source {
     char *url;  /* http://, https:// or file:// */
     char *kind; /* "feed" (also reads HTML pages as one article) or "page" */
     char *lang; /* NULL: from the feed, else "en" */
-    int64_t every_ms;
+    int64_t every_ms;     /* the first interval; it then adapts within min..max */
+    int64_t min_every_ms; /* lower bound of the adaptive interval (default every/4, >= 1m) */
+    int64_t max_every_ms; /* upper bound (default every*4) */
     size_t max_bytes;
     long timeout_ms;
+    long connect_timeout_ms;
+    char *proxy;      /* NULL: herald.options proxy, else curl's default (environment) */
+    char *user_agent; /* NULL: herald.options user_agent, else herald/VERSION */
     int insecure;
     int enabled;
     char *file;
@@ -59,6 +64,17 @@ struct cfg_rule {
     unsigned long hits;
 };
 
+/* herald.expect { rule = …, fires = …, not_fires = … }: a rule's test cases. */
+struct cfg_expect {
+    char *rule;
+    char **fires; /* article files (absolute, or relative to the config's folder) */
+    size_t n_fires;
+    char **not_fires;
+    size_t n_not_fires;
+    char *file;
+    int line;
+};
+
 struct config {
     struct sandbox *sb;
     char *path;
@@ -71,10 +87,13 @@ struct config {
     size_t n_rules;
     struct concepts *concepts;
     struct rule_index *index;
+    struct cfg_expect *expects;
+    size_t n_expects;
     /* herald.options { … } */
     char *state_dir;         /* NULL: XDG default */
     int log_level;           /* -1: unset */
     char *user_agent;        /* NULL: default */
+    char *proxy;             /* NULL: from the environment (http_proxy, https_proxy, no_proxy) */
     int64_t default_every_ms;
     long max_concurrent;
     long max_per_host;

@@ -57,12 +57,17 @@ static const char FETCH_HELP[] =
 
 static const char TEST_HELP[] =
     "usage: herald test [-c RULES.lua] [--json] [--color|--no-color] FILE...\n"
+    "       herald test --check [-c RULES.lua]\n"
     "\n"
     "Run the rules of a config on article files — a feed (every item), an HTML page, or\n"
     "plain text (a short first line followed by a blank line is the title) — and print\n"
     "which rules fire, with the evidence in context. Nothing is stored or sent.\n"
     "Exit status: 0 when some rule fired, 1 when none did, 65/66 for unreadable files,\n"
-    "78 for a config error.\n";
+    "78 for a config error.\n"
+    "\n"
+    "--check runs the rule tests the config declares instead,\n"
+    "  herald.expect { rule = \"iraq\", fires = \"seed.txt\", not_fires = { \"sport.txt\" } }\n"
+    "(paths relative to the config file), and exits 1 on any miss.\n";
 
 static const char PARSE_HELP[] =
     "usage: herald parse [--json] FILE|URL\n"
@@ -82,7 +87,7 @@ static const char PLUGINS_HELP[] = "usage: herald plugins\n"
                                    "List the notifier plugins found (HERALD_PLUGIN_PATH, the "
                                    "build tree, the install dir)\nand the options each takes.\n";
 
-enum { OPT_STATE = 1000, OPT_ONCE, OPT_JSON, OPT_COLOR, OPT_NO_COLOR };
+enum { OPT_STATE = 1000, OPT_ONCE, OPT_JSON, OPT_COLOR, OPT_NO_COLOR, OPT_CHECK };
 
 static const struct option LONG_OPTS[] = {
     {"config", required_argument, NULL, 'c'}, {"state", required_argument, NULL, OPT_STATE},
@@ -90,7 +95,7 @@ static const struct option LONG_OPTS[] = {
     {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
     {"once", no_argument, NULL, OPT_ONCE},    {"json", no_argument, NULL, OPT_JSON},
     {"color", no_argument, NULL, OPT_COLOR},  {"no-color", no_argument, NULL, OPT_NO_COLOR},
-    {NULL, 0, NULL, 0}};
+    {"check", no_argument, NULL, OPT_CHECK},  {NULL, 0, NULL, 0}};
 
 struct parsed {
     const char *config;
@@ -100,6 +105,7 @@ struct parsed {
     int json;
     int color; /* -1 auto */
     int help;
+    int check;
 };
 
 static int usage_error(const char *cmd, const char *help)
@@ -128,6 +134,7 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *help, 
         case OPT_JSON: p->json = 1; break;
         case OPT_COLOR: p->color = 1; break;
         case OPT_NO_COLOR: p->color = 0; break;
+        case OPT_CHECK: p->check = 1; break;
         default:
             if (optopt)
                 fprintf(stderr, "herald %s: unknown option '-%c'\n", cmd, optopt);
@@ -164,7 +171,11 @@ static int cmd_test(int argc, char **argv)
     struct parsed p;
     if (parse_opts(argc, argv, "test", TEST_HELP, &p)) return 64;
     if (p.help) return printf("%s", TEST_HELP), 0;
-    if (optind >= argc) {
+    if (p.check && optind < argc) {
+        fprintf(stderr, "herald test: --check takes no files (the config names them)\n");
+        return usage_error("test", TEST_HELP);
+    }
+    if (!p.check && optind >= argc) {
         fprintf(stderr, "herald test: name at least one article file\n");
         return usage_error("test", TEST_HELP);
     }
@@ -173,6 +184,7 @@ static int cmd_test(int argc, char **argv)
                               .files = argv + optind,
                               .n_files = argc - optind,
                               .json = p.json,
+                              .check = p.check,
                               .color = p.color >= 0 ? p.color
                                                     : isatty(STDOUT_FILENO) && !getenv("NO_COLOR")};
     int rc = cli_test(&o);

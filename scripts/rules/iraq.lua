@@ -18,3 +18,10 @@ herald.rule "soleimani" {
     return a:near("Soleimani~1", "kill* OR assassinat* OR strike* OR airstrike*", 12)
   end,
 }
+
+-- Rule tests: `herald test --check -c scripts/rules/iraq.lua` runs them (paths are
+-- relative to this file) and exits non-zero on any miss.
+herald.expect { rule = "iraq-withdrawal", fires = "../samples/iraq-troops-2020-01.txt",
+                not_fires = { "../samples/iraq-oil-exports.txt", "../samples/floods.txt" } }
+herald.expect { rule = "soleimani", fires = "../samples/iraq-troops-2020-01.txt",
+                not_fires = "../samples/iraq-oil-exports.txt" }
