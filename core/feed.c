@@ -177,6 +177,15 @@ static int is_utf8(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
+        if (n - i >= 8) {
+            /* eight ASCII bytes at a time: most of a feed is ASCII markup */
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (!(w & 0x8080808080808080ull)) {
+                i += 8;
+                continue;
+            }
+        }
         unsigned char c = s[i];
         size_t k;
         if (c < 0x80) {

@@ -90,6 +90,9 @@ static int has_element_child(const xmlNode *n)
 static const char *raw(struct arena *a, const xmlNode *n)
 {
     if (!has_element_child(n)) {
+        const xmlNode *c = n->children;
+        if (c && !c->next && c->type == XML_TEXT_NODE) /* the usual case: no copy to free */
+            return arena_strdup(a, c->content ? (const char *)c->content : "");
         xmlChar *t = xmlNodeGetContent(n);
         const char *s = arena_strdup(a, t ? (const char *)t : "");
         xmlFree(t);

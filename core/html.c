@@ -1,8 +1,9 @@
 /*
  * html — HTML to plain text, and a whole web page read as one article.
- * Input: escaped HTML from feed elements, XHTML subtrees of Atom entries, fetched pages
+ * Input: escaped HTML from feed elements (read by a one-pass tokenizer, no tree: feeds
+ * carry thousands of such fragments), XHTML subtrees of Atom entries, fetched pages
  * (parsed by libxml2's HTML parser, network off). Output: arena strings of UTF-8 plain
- * text for struct item / struct feed (see feed_page.c) and `herald parse`.
+ * text for struct item / struct feed and `herald parse`.
  * Main-content extraction follows Readability's idea: paragraphs vote for their parent
  * and grandparent, class/id names nudge the score, link-heavy blocks lose, and the best
  * block plus its related siblings is the article.
@@ -79,13 +80,43 @@ static size_t uspace_len(const unsigned char *s, size_t n)
     return 0;
 }
 
+/* Bytes that are text as they are: printable ASCII and UTF-8 bytes other than the lead
+ * bytes of the spaces uspace_len knows (0xC2, 0xE2, 0xE3) and of a BOM (0xEF). */
+static const unsigned char plain_byte[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x80 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x90 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0xA0 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0xB0 */
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0xC0 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0xD0 */
+    1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0xE0 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0xF0 */
+};
+
 static void tb_text(struct tbuf *b, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
         size_t sp;
-        if (u[i] == ' ' || u[i] == '\t' || u[i] == '\n' || u[i] == '\r' || u[i] == '\f') {
+        if (plain_byte[u[i]]) {
+            /* a run of text, single spaces between words included: they stay as they are */
+            size_t j = i + 1;
+            while (j < n &&
+                   (plain_byte[u[j]] || (u[j] == ' ' && j + 1 < n && plain_byte[u[j + 1]])))
+                j++;
+            tb_flush_pending(b);
+            tb_put(b, s + i, j - i);
+            i = j;
+        } else if (u[i] == ' ' || u[i] == '\t' || u[i] == '\n' || u[i] == '\r' || u[i] == '\f') {
             if (!b->nl) b->space = 1;
             i++;
         } else if ((sp = uspace_len(u + i, n - i)) > 0) {
@@ -96,13 +127,10 @@ static void tb_text(struct tbuf *b, const char *s, size_t n)
         } else if (n - i >= 3 && u[i] == 0xEF && u[i + 1] == 0xBB && u[i + 2] == 0xBF) {
             i += 3; /* a stray BOM / zero-width no-break space */
         } else {
-            size_t j = i + 1;
-            while (j < n && u[j] > ' ' && u[j] != 0x7F && u[j] != 0xC2 && u[j] != 0xE2 &&
-                   u[j] != 0xE3 && u[j] != 0xEF)
-                j++;
+            /* a lead byte of the table's exceptions that starts no space: plain after all */
             tb_flush_pending(b);
-            tb_put(b, s + i, j - i);
-            i = j;
+            tb_put(b, s + i, 1);
+            i++;
         }
     }
 }
@@ -117,25 +145,142 @@ static char *tb_finish(struct tbuf *b, struct arena *a)
 
 /* ---- element classes ----------------------------------------------------------------- */
 
-static int name_in(const xmlChar *name, const char *const *set)
+enum {
+    EL_SKIP = 1 << 0,   /* its content is never text: script, style, head, forms' widgets … */
+    EL_PAGE = 1 << 1,   /* page chrome, dropped when reading a whole page */
+    EL_PARA = 1 << 2,   /* paragraph-level block: a blank line around it */
+    EL_LINE = 1 << 3,   /* line-level block: a line break around it */
+    EL_CELL = 1 << 4,   /* table cell: a space before it */
+    EL_VOID = 1 << 5,   /* no content and no end tag (libxml2's HTML 4 "empty" elements) */
+    EL_RAW = 1 << 6,    /* content is raw text up to its end tag */
+    EL_CLOSEP = 1 << 7, /* its start tag ends an open <p> */
+    EL_ROOT = 1 << 8,   /* html / head / body: structure, not content */
+};
+
+struct el_class {
+    const char *name;
+    unsigned char len;
+    unsigned short flags;
+    short end_prio; /* libxml2's end-tag priority: an end tag never closes a higher one */
+};
+
+#define EL(n, f, p)                                                                                \
+    {                                                                                              \
+        n, sizeof n - 1, f, p                                                                      \
+    }
+static const struct el_class el_classes[] = {
+    EL("p", EL_PARA | EL_CLOSEP, 100),
+    EL("a", 0, 100),
+    EL("b", 0, 100),
+    EL("i", 0, 100),
+    EL("em", 0, 100),
+    EL("br", EL_LINE | EL_VOID, 100),
+    EL("strong", 0, 100),
+    EL("li", EL_LINE, 100),
+    EL("td", EL_CELL, 160),
+    EL("th", EL_CELL, 160),
+    EL("tr", EL_LINE, 170),
+    EL("dt", EL_LINE, 100),
+    EL("dd", EL_LINE, 100),
+    EL("ul", EL_PARA | EL_CLOSEP, 100),
+    EL("ol", EL_PARA | EL_CLOSEP, 100),
+    EL("dl", EL_PARA | EL_CLOSEP, 100),
+    EL("hr", EL_PARA | EL_CLOSEP | EL_VOID, 100),
+    EL("h1", EL_PARA | EL_CLOSEP, 100),
+    EL("h2", EL_PARA | EL_CLOSEP, 100),
+    EL("h3", EL_PARA | EL_CLOSEP, 100),
+    EL("h4", EL_PARA | EL_CLOSEP, 100),
+    EL("h5", EL_PARA | EL_CLOSEP, 100),
+    EL("h6", EL_PARA | EL_CLOSEP, 100),
+    EL("div", EL_LINE | EL_CLOSEP, 150),
+    EL("img", EL_VOID, 100),
+    EL("pre", EL_PARA | EL_CLOSEP, 100),
+    EL("nav", EL_PAGE | EL_LINE | EL_CLOSEP, 100),
+    EL("svg", EL_SKIP, 100),
+    EL("col", EL_VOID, 100),
+    EL("wbr", EL_VOID, 100),
+    EL("span", 0, 100),
+    EL("u", 0, 100),
+    EL("s", 0, 100),
+    EL("q", 0, 100),
+    EL("sub", 0, 100),
+    EL("sup", 0, 100),
+    EL("code", 0, 100),
+    EL("cite", 0, 100),
+    EL("font", 0, 100),
+    EL("time", 0, 100),
+    EL("small", 0, 100),
+    EL("head", EL_SKIP | EL_ROOT, 200),
+    EL("body", EL_ROOT, 200),
+    EL("html", EL_ROOT, 220),
+    EL("form", EL_PAGE | EL_CLOSEP, 100),
+    EL("menu", EL_PAGE | EL_CLOSEP, 100),
+    EL("main", EL_PARA | EL_CLOSEP, 100),
+    EL("math", EL_SKIP, 100),
+    EL("meta", EL_VOID, 100),
+    EL("link", EL_VOID, 100),
+    EL("base", EL_VOID, 100),
+    EL("area", EL_VOID, 100),
+    EL("table", EL_PARA | EL_CLOSEP, 190),
+    EL("thead", 0, 180),
+    EL("tbody", 0, 180),
+    EL("tfoot", 0, 180),
+    EL("style", EL_SKIP | EL_RAW, 100),
+    EL("embed", EL_SKIP, 100),
+    EL("aside", EL_PAGE | EL_PARA | EL_CLOSEP, 100),
+    EL("input", EL_PAGE | EL_VOID, 100),
+    EL("label", EL_PAGE, 100),
+    EL("param", EL_VOID, 100),
+    EL("frame", EL_VOID, 100),
+    EL("script", EL_SKIP | EL_RAW, 100),
+    EL("iframe", EL_SKIP, 100),
+    EL("object", EL_SKIP, 100),
+    EL("select", EL_SKIP, 100),
+    EL("button", EL_SKIP, 100),
+    EL("canvas", EL_SKIP, 100),
+    EL("header", EL_PAGE | EL_PARA | EL_CLOSEP, 100),
+    EL("footer", EL_PAGE | EL_PARA | EL_CLOSEP, 100),
+    EL("dialog", EL_PAGE | EL_CLOSEP, 100),
+    EL("figure", EL_PARA | EL_CLOSEP, 100),
+    EL("legend", EL_LINE, 100),
+    EL("option", EL_LINE, 100),
+    EL("center", EL_LINE | EL_CLOSEP, 100),
+    EL("section", EL_PARA | EL_CLOSEP, 100),
+    EL("article", EL_PARA | EL_CLOSEP, 100),
+    EL("address", EL_PARA | EL_CLOSEP, 100),
+    EL("details", EL_PARA | EL_CLOSEP, 100),
+    EL("summary", EL_LINE, 100),
+    EL("caption", EL_LINE, 100),
+    EL("isindex", EL_VOID, 100),
+    EL("noscript", EL_SKIP, 100),
+    EL("template", EL_SKIP, 100),
+    EL("textarea", EL_SKIP, 100),
+    EL("fieldset", EL_LINE | EL_CLOSEP, 100),
+    EL("basefont", EL_VOID, 100),
+    EL("blockquote", EL_PARA | EL_CLOSEP, 100),
+    EL("figcaption", EL_LINE | EL_CLOSEP, 100),
+};
+#undef EL
+
+static const struct el_class el_other = {"", 0, 0, 100};
+
+/* The class of the element named name[0..len) (ASCII case-insensitive); never NULL. */
+static const struct el_class *el_lookup(const char *name, size_t len)
 {
-    for (; *set; set++)
-        if (strcasecmp((const char *)name, *set) == 0) return 1;
-    return 0;
+    for (size_t i = 0; i < sizeof el_classes / sizeof el_classes[0]; i++) {
+        const struct el_class *c = &el_classes[i];
+        if (c->len == len && (c->name[0] | 0x20) == (name[0] | 0x20) &&
+            strncasecmp(c->name, name, len) == 0)
+            return c;
+    }
+    return &el_other;
 }
 
-static const char *const skip_always[] = {"script", "style",  "noscript", "template", "head",
-                                          "iframe", "object", "embed",    "svg",      "math",
-                                          "select", "button", "textarea", "canvas",   NULL};
-static const char *const skip_page[] = {"nav",  "header", "footer", "aside", "form",
-                                        "menu", "dialog", "label",  "input", NULL};
-static const char *const para_blocks[] = {
-    "p",       "h1",     "h2",     "h3",      "h4",      "h5",   "h6",     "blockquote",
-    "pre",     "ul",     "ol",     "dl",      "table",   "hr",   "figure", "section",
-    "article", "header", "footer", "address", "details", "main", "aside",  NULL};
-static const char *const line_blocks[] = {"div",      "li",         "tr",      "dt",      "dd",
-                                          "br",       "figcaption", "caption", "summary", "legend",
-                                          "fieldset", "option",     "center",  "nav",     NULL};
+static unsigned el_flags(const xmlNode *n)
+{
+    const char *nm = (const char *)n->name;
+    return el_lookup(nm, strlen(nm))->flags;
+}
 
 static const char *attr(const xmlNode *n, const char *name)
 {
@@ -187,14 +332,14 @@ static void walk_text(struct walk *w, const xmlNode *n, int depth)
             continue;
         }
         if (n->type != XML_ELEMENT_NODE || !n->name) continue;
-        if (name_in(n->name, skip_always)) continue;
-        if (w->page && (name_in(n->name, skip_page) || is_hidden(n))) continue;
+        unsigned fl = el_flags(n);
+        if (fl & EL_SKIP) continue;
+        if (w->page && ((fl & EL_PAGE) || is_hidden(n))) continue;
         if (w->skip && w->skip(n)) continue;
-        int blk = name_in(n->name, para_blocks) ? 2 : name_in(n->name, line_blocks) ? 1 : 0;
+        int blk = fl & EL_PARA ? 2 : fl & EL_LINE ? 1 : 0;
         if (blk)
             tb_break(w->b, blk);
-        else if (strcasecmp((const char *)n->name, "td") == 0 ||
-                 strcasecmp((const char *)n->name, "th") == 0)
+        else if (fl & EL_CELL)
             w->b->space = !w->b->nl;
         if (depth < MAX_DEPTH) walk_text(w, n->children, depth + 1);
         if (blk) tb_break(w->b, blk);
@@ -234,15 +379,349 @@ xmlDoc *html_parse_doc(const char *data, size_t len, const char *url, const char
     return htmlReadMemory(data, (int)len, url, encoding ? encoding : "UTF-8", opts);
 }
 
+/* ---- HTML fragment to text, streaming ----------------------------------------------- */
+
+/*
+ * Feed fields carry HTML fragments by the thousand, so html_to_text reads them in one pass
+ * without building a tree: a tokenizer plus a small stack of open elements. It follows
+ * libxml2's HTML parser (what html_node_text sees for the same markup) where the text
+ * depends on it: HTML 4 entities with its rules for a missing ';', comments that swallow
+ * the rest when unterminated, "<" that starts no tag kept as text, raw script/style,
+ * end tags that close only what is open (and not past a higher-priority element), a <p>
+ * ended by a block that starts right inside it, and the <p> implied around text at the
+ * top. Numeric references to C1 controls are read as windows-1252, as browsers do.
+ */
+
+enum { FRAG_STACK = 256 };
+
+struct frag {
+    struct tbuf *b;
+    const char *end;
+    struct {
+        const char *name; /* points into the fragment */
+        size_t len;
+        const struct el_class *cls;
+    } open[FRAG_STACK];
+    int depth;
+    int skip_from; /* stack index of the outermost open EL_SKIP element, or -1 */
+    int started;   /* seen an element or text: no more implied <p> */
+};
+
+static int is_name_start(unsigned char c)
+{
+    return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
+static int is_name_char(unsigned char c)
+{
+    return is_name_start(c) || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == ':' ||
+           c == '.';
+}
+
+static void frag_push(struct frag *fr, const char *name, size_t len, const struct el_class *c)
+{
+    if (fr->depth == FRAG_STACK) return; /* too deep: its end tag will find nothing open */
+    if ((c->flags & EL_SKIP) && fr->skip_from < 0) fr->skip_from = fr->depth;
+    fr->open[fr->depth].name = name;
+    fr->open[fr->depth].len = len;
+    fr->open[fr->depth].cls = c;
+    fr->depth++;
+}
+
+static void el_break(struct frag *fr, const struct el_class *c)
+{
+    if (fr->skip_from >= 0) return;
+    if (c->flags & EL_PARA)
+        tb_break(fr->b, 2);
+    else if (c->flags & EL_LINE)
+        tb_break(fr->b, 1);
+}
+
+static void frag_pop(struct frag *fr)
+{
+    fr->depth--;
+    if (fr->skip_from == fr->depth) fr->skip_from = -1;
+    el_break(fr, fr->open[fr->depth].cls);
+}
+
+/* Text at the very start, outside any element, sits in the <p> libxml2 implies there. */
+static void frag_text_starts(struct frag *fr)
+{
+    if (fr->started) return;
+    fr->started = 1;
+    frag_push(fr, "p", 1, &el_classes[0]);
+}
+
+static void frag_text(struct frag *fr, const char *s, size_t n)
+{
+    if (fr->skip_from >= 0 || n == 0) return;
+    if (!fr->started) {
+        size_t i = 0;
+        while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+            i++;
+        if (i == n) return; /* blanks before anything: ignorable */
+        frag_text_starts(fr);
+    }
+    tb_text(fr->b, s, n);
+}
+
+static void frag_utf8(struct frag *fr, unsigned long cp)
+{
+    char o[4];
+    size_t n;
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        o[0] = (char)(0xC0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        o[0] = (char)(0xF0 | (cp >> 18));
+        o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[3] = (char)(0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    frag_text(fr, o, n);
+}
+
+/* What browsers read &#128;–&#159; as (windows-1252); 0 where it has no character. */
+static unsigned long c1_as_cp1252(unsigned long cp)
+{
+    static const unsigned short map[32] = {
+        0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+        0x2039, 0x0152, 0,      0x017D, 0,      0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+        0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
+    return map[cp - 0x80];
+}
+
+/* "&#…" at p: the character, or nothing for an invalid one; returns the end. */
+static const char *frag_charref(struct frag *fr, const char *p)
+{
+    const char *end = fr->end;
+    unsigned long v = 0;
+    p += 2;
+    int hex = p < end && (*p == 'x' || *p == 'X');
+    if (hex) p++;
+    for (; p < end && *p != ';'; p++) {
+        unsigned char c = (unsigned char)*p;
+        int d = c >= '0' && c <= '9'                            ? c - '0'
+                : hex && (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
+                                                                : -1;
+        if (d < 0) break; /* a missing ';' still ends the reference */
+        if (v < 0x110000) v = v * (hex ? 16 : 10) + (unsigned long)d;
+    }
+    if (p < end && *p == ';') p++;
+    if (v >= 0x80 && v <= 0x9F) v = c1_as_cp1252(v);
+    int ok = v == 0x9 || v == 0xA || v == 0xD || (v >= 0x20 && v <= 0xD7FF) ||
+             (v >= 0xE000 && v <= 0xFFFD) || (v >= 0x10000 && v <= 0x10FFFF);
+    if (ok) frag_utf8(fr, v);
+    return p;
+}
+
+/* "&name;" at p; an unknown name or a missing ';' stays as written. Returns the end. */
+static const char *frag_entity(struct frag *fr, const char *p)
+{
+    const char *end = fr->end;
+    if (p + 1 < end && p[1] == '#') return frag_charref(fr, p);
+    const char *q = p + 1;
+    if (q >= end || !(is_name_start((unsigned char)*q) || *q == '_' || *q == ':')) {
+        frag_text(fr, "&", 1);
+        return p + 1;
+    }
+    while (q < end && is_name_char((unsigned char)*q))
+        q++;
+    size_t n = (size_t)(q - p - 1);
+    if (q < end && *q == ';') {
+        /* the everyday ones without the table's linear search */
+        static const struct {
+            const char *name;
+            size_t len;
+            const char *utf8;
+        } common[] = {{"amp", 3, "&"},
+                      {"lt", 2, "<"},
+                      {"gt", 2, ">"},
+                      {"quot", 4, "\""},
+                      {"nbsp", 4, "\xC2\xA0"},
+                      {"rsquo", 5, "\xE2\x80\x99"},
+                      {"lsquo", 5, "\xE2\x80\x98"},
+                      {"ldquo", 5, "\xE2\x80\x9C"},
+                      {"rdquo", 5, "\xE2\x80\x9D"},
+                      {"mdash", 5, "\xE2\x80\x94"},
+                      {"ndash", 5, "\xE2\x80\x93"},
+                      {"hellip", 6, "\xE2\x80\xA6"}};
+        for (size_t k = 0; k < sizeof common / sizeof common[0]; k++)
+            if (common[k].len == n && memcmp(common[k].name, p + 1, n) == 0) {
+                frag_text(fr, common[k].utf8, strlen(common[k].utf8));
+                return q + 1;
+            }
+    }
+    if (q < end && *q == ';' && n < 32) {
+        char name[32];
+        memcpy(name, p + 1, n);
+        name[n] = '\0';
+        const htmlEntityDesc *e = htmlEntityLookup((const xmlChar *)name);
+        if (e && e->value > 0) {
+            frag_utf8(fr, e->value);
+            return q + 1;
+        }
+    }
+    frag_text(fr, p, (size_t)(q - p));
+    return q;
+}
+
+static void frag_start_tag(struct frag *fr, const char *name, size_t len, int self_closing)
+{
+    const struct el_class *c = el_lookup(name, len);
+    if (c->flags & EL_ROOT) {
+        /* html and body only frame the text; a head is one only before any content */
+        if ((c->flags & EL_SKIP) && !fr->started)
+            frag_push(fr, name, len, c);
+        else if (strncasecmp(name, "body", len) == 0)
+            fr->started = 1; /* text in <body> needs no implied <p> */
+        return;
+    }
+    fr->started = 1;
+    if (fr->depth > 0 && (c->flags & EL_CLOSEP) && fr->open[fr->depth - 1].len == 1 &&
+        (fr->open[fr->depth - 1].name[0] | 0x20) == 'p')
+        frag_pop(fr);
+    if (fr->skip_from < 0 && (c->flags & EL_CELL)) fr->b->space = !fr->b->nl;
+    el_break(fr, c);
+    if (c->flags & EL_VOID) return;
+    if (self_closing) {
+        el_break(fr, c);
+        return;
+    }
+    frag_push(fr, name, len, c);
+}
+
+static void frag_end_tag(struct frag *fr, const char *name, size_t len)
+{
+    const struct el_class *c = el_lookup(name, len);
+    if ((c->flags & EL_ROOT) && !(c->flags & EL_SKIP)) return; /* </body>, </html> */
+    int i = fr->depth - 1;
+    for (; i >= 0; i--) {
+        if (fr->open[i].len == len && strncasecmp(fr->open[i].name, name, len) == 0) break;
+        if (fr->open[i].cls->end_prio > c->end_prio) return; /* cannot close past it */
+    }
+    if (i < 0) return; /* nothing open by that name: a stray end tag */
+    while (fr->depth > i)
+        frag_pop(fr);
+}
+
+/* The '>' ending a start tag whose attributes begin at p (after the name; '>' inside a
+ * quoted value does not count), or NULL. */
+static const char *tag_end(const char *p, const char *end, int *self_closing)
+{
+    const char *start = p;
+    char q = 0;
+    int after_eq = 0; /* a quote opens a value only right after '=' (blanks aside) */
+    for (; p < end; p++) {
+        char c = *p;
+        if (q) {
+            if (c == q) q = 0;
+        } else if (c == '>') {
+            *self_closing = p > start && p[-1] == '/';
+            return p;
+        } else if ((c == '"' || c == '\'') && after_eq) {
+            q = c;
+            after_eq = 0;
+        } else if (c == '=') {
+            after_eq = 1;
+        } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+            after_eq = 0;
+        }
+    }
+    return NULL;
+}
+
+/* Skip raw text up to "</name" (any case); returns where the end tag starts. */
+static const char *raw_end(const char *p, const char *end, const char *name, size_t len)
+{
+    for (; (p = memchr(p, '<', (size_t)(end - p))) != NULL; p++) {
+        if ((size_t)(end - p) >= len + 2 && p[1] == '/' && strncasecmp(p + 2, name, len) == 0)
+            return p;
+    }
+    return end;
+}
+
+/* The markup construct at p ('<'); returns the position after it. */
+static const char *frag_markup(struct frag *fr, const char *p)
+{
+    const char *end = fr->end;
+    size_t left = (size_t)(end - p);
+    if (left >= 4 && memcmp(p, "<!--", 4) == 0) {
+        const char *c = memmem(p + 4, left - 4, "-->", 3);
+        return c ? c + 3 : end; /* libxml2 drops the rest after an unclosed comment */
+    }
+    if (left >= 2 && p[1] == '?') {
+        /* a processing instruction ends at '>'; "<?" before no name is dropped */
+        if (left < 3 || !is_name_start((unsigned char)p[2])) return p + 2;
+        const char *c = memchr(p, '>', left);
+        return c ? c + 1 : end;
+    }
+    if (left >= 9 && strncasecmp(p, "<!DOCTYPE", 9) == 0) {
+        const char *c = memchr(p, '>', left);
+        return c ? c + 1 : end;
+    }
+    if (left >= 2 && p[1] == '/') {
+        const char *n = p + 2, *q = n;
+        if (q >= end || !is_name_start((unsigned char)*q)) return p + 2; /* "</" dropped */
+        while (q < end && is_name_char((unsigned char)*q))
+            q++;
+        const char *gt = memchr(q, '>', (size_t)(end - q));
+        frag_end_tag(fr, n, (size_t)(q - n));
+        return gt ? gt + 1 : end;
+    }
+    if (left < 2 || !is_name_start((unsigned char)p[1])) {
+        /* before any content libxml2 drops the '<' of an unknown "<!…" */
+        if (!(left >= 2 && p[1] == '!' && !fr->started)) frag_text(fr, "<", 1);
+        return p + 1;
+    }
+    const char *n = p + 1, *q = n;
+    while (q < end && is_name_char((unsigned char)*q))
+        q++;
+    size_t len = (size_t)(q - n);
+    int self_closing = 0;
+    const char *gt = tag_end(q, end, &self_closing);
+    if (!gt) return end; /* a tag cut off by the end of the fragment */
+    const struct el_class *c = el_lookup(n, len);
+    if (c->flags & EL_RAW) {
+        /* script / style: nothing inside is markup; the end tag closes it */
+        const char *e = raw_end(gt + 1, end, c->name, c->len);
+        fr->started = 1;
+        const char *close = e < end ? memchr(e, '>', (size_t)(end - e)) : NULL;
+        return close ? close + 1 : end;
+    }
+    frag_start_tag(fr, n, len, self_closing);
+    return gt + 1;
+}
+
 char *html_to_text(const char *html, size_t len, struct arena *a)
 {
     if (!html_looks_like_markup(html, len)) return html_collapse_ws(html, len, a);
-    xmlDoc *doc = html_parse_doc(html, len, NULL, "UTF-8");
-    if (!doc) return html_collapse_ws(html, len, a);
     struct tbuf b = {0};
-    struct walk w = {&b, 0, NULL};
-    walk_text(&w, xmlDocGetRootElement(doc), 0);
-    xmlFreeDoc(doc);
+    struct frag fr;
+    fr.b = &b;
+    fr.end = html + len;
+    fr.depth = 0;
+    fr.skip_from = -1;
+    fr.started = 0;
+    const char *p = html, *end = html + len;
+    while (p < end) {
+        const char *t = p;
+        while (t < end && *t != '<' && *t != '&')
+            t++;
+        frag_text(&fr, p, (size_t)(t - p));
+        if (t == end) break;
+        p = *t == '&' ? frag_entity(&fr, t) : frag_markup(&fr, t);
+    }
     return tb_finish(&b, a);
 }
 
@@ -614,7 +1093,7 @@ static void text_len(const xmlNode *n, int in_link, size_t *all, size_t *linked,
                 if (!isspace(*c)) k++;
             *all += k;
             if (in_link) *linked += k;
-        } else if (n->type == XML_ELEMENT_NODE && n->name && !name_in(n->name, skip_always)) {
+        } else if (n->type == XML_ELEMENT_NODE && n->name && !(el_flags(n) & EL_SKIP)) {
             int link = in_link || strcasecmp((const char *)n->name, "a") == 0;
             text_len(n->children, link, all, linked, depth + 1);
         }
@@ -628,20 +1107,26 @@ static double link_density(const xmlNode *n)
     return all ? (double)linked / (double)all : 1.0;
 }
 
+static int name_in_set(const xmlChar *name, const char *const *set)
+{
+    for (; *set; set++)
+        if (strcasecmp((const char *)name, *set) == 0) return 1;
+    return 0;
+}
+
 static int has_block_child(const xmlNode *n)
 {
     static const char *const blocks[] = {"p",       "div",     "table",      "ul",  "ol",
                                          "section", "article", "blockquote", "pre", "h1",
                                          "h2",      "h3",      NULL};
     for (const xmlNode *c = n->children; c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE && c->name && name_in(c->name, blocks)) return 1;
+        if (c->type == XML_ELEMENT_NODE && c->name && name_in_set(c->name, blocks)) return 1;
     return 0;
 }
 
 static int skip_in_page(const xmlNode *n)
 {
-    return name_in(n->name, skip_always) || name_in(n->name, skip_page) || is_hidden(n) ||
-           is_chrome(n);
+    return (el_flags(n) & (EL_SKIP | EL_PAGE)) || is_hidden(n) || is_chrome(n);
 }
 
 /* Paragraph-like nodes vote for five levels of ancestors (full, half, then 1/(3·level)). */
