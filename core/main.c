@@ -9,6 +9,8 @@
 #include "util.h"
 
 #include <getopt.h>
+#include <libxml/parser.h>
+#include <libxml/xmlerror.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,8 +226,19 @@ static int cmd_plugins(int argc, char **argv)
     return cli_plugins();
 }
 
+/* libxml2 prints some problems (encoding conversion failures) straight to stderr even with
+ * its NOERROR options; the parser reports what matters itself (bozo, with a reason), so
+ * those lines are noise in herald's log. */
+static void xml_quiet(void *ctx, const char *msg, ...)
+{
+    (void)ctx;
+    (void)msg;
+}
+
 int main(int argc, char **argv)
 {
+    xmlInitParser();
+    xmlSetGenericErrorFunc(NULL, xml_quiet);
     if (argc < 2) {
         fputs(USAGE, stderr);
         return 64;
