@@ -63,6 +63,68 @@ struct plugin_registry *herald_load_plugins(const struct logger *lg)
     return r;
 }
 
+void herald_progress(struct herald *h)
+{
+    enum { PROGRESS_EVERY_MS = 100 };
+    if (!h->once || !isatty(STDERR_FILENO)) return;
+    int64_t now = now_ms();
+    int last = h->polls_left == 0;
+    if (!last && now - h->stats.progress_ms < PROGRESS_EVERY_MS) return;
+    h->stats.progress_ms = now;
+    unsigned long total = h->stats.polls_done + (unsigned long)h->polls_left;
+    /* Drawn then returned to column 0, so the next log line overwrites it. */
+    fprintf(stderr,
+            "\r\033[K[%lu/%lu sources] %lu fetched, %lu not modified, %lu errors, %lu new items, "
+            "%zu transfers running%s",
+            h->stats.polls_done, total, h->stats.fetches, h->stats.not_modified,
+            h->stats.fetch_errors, h->stats.items_new,
+            h->fetcher ? fetcher_running(h->fetcher) : (size_t)0, last ? "\n" : "\r");
+    fflush(stderr);
+}
+
+/* Local time of `t` (seconds), or "-" when 0. */
+static const char *fmt_time(int64_t t, char *buf, size_t n)
+{
+    if (t <= 0) return "-";
+    time_t tt = (time_t)t;
+    struct tm tm;
+    localtime_r(&tt, &tm);
+    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}
+
+/* fetch --once: one line per configured source with what the store now says about it. */
+static void print_summary(struct herald *h)
+{
+    const struct config *cfg = h->cfg;
+    int w = 6;
+    for (size_t i = 0; i < cfg->n_sources; i++) {
+        int n = (int)strlen(cfg->sources[i].name);
+        if (n > w) w = n > 40 ? 40 : n;
+    }
+    printf("%-*s  %-6s  %5s  %-19s  %s\n", w, "SOURCE", "STATUS", "NEW", "NEXT POLL", "ERROR");
+    for (size_t i = 0; i < cfg->n_sources; i++) {
+        const struct cfg_source *s = &cfg->sources[i];
+        struct source_state st = {0};
+        int have = s->enabled ? store_source_get(h->store, s->name, &st) : 0;
+        char status[16], when[32];
+        if (!s->enabled)
+            snprintf(status, sizeof status, "off");
+        else if (have != 1)
+            snprintf(status, sizeof status, "-");
+        else if (st.last_error && st.last_status == 0)
+            snprintf(status, sizeof status, "error");
+        else if (st.last_status == 0)
+            snprintf(status, sizeof status, "ok");
+        else
+            snprintf(status, sizeof status, "%ld", st.last_status);
+        printf("%-*.*s  %-6s  %5lld  %-19s  %s\n", w, w, s->name, status, (long long)st.items_new,
+               fmt_time(st.next_poll, when, sizeof when), st.last_error ? st.last_error : "");
+        source_state_clear(&st);
+    }
+    fflush(stdout);
+}
+
 static void on_lua_print(void *arg, const char *line)
 {
     log_msg(arg, HERALD_LOG_INFO, "lua: %s", line);
@@ -86,6 +148,8 @@ static void finish(struct herald *h)
     uv_close((uv_handle_t *)&h->sig_int, on_closed);
     uv_close((uv_handle_t *)&h->sig_term, on_closed);
     uv_close((uv_handle_t *)&h->sig_hup, on_closed);
+    uv_close((uv_handle_t *)&h->reload_timer, on_closed);
+    if (h->watching) uv_close((uv_handle_t *)&h->cfg_watch, on_closed);
 }
 
 static void on_drain_timeout(uv_timer_t *t)
@@ -164,6 +228,41 @@ static void on_signal(uv_signal_t *s, int signum)
     }
     log_msg(&h->log, HERALD_LOG_INFO, "%s: stopping", strsignal(signum));
     herald_stop(h, 0);
+}
+
+static void on_reload_timer(uv_timer_t *t)
+{
+    struct herald *h = t->data;
+    log_msg(&h->log, HERALD_LOG_INFO, "config changed on disk: reloading %s", h->config_path);
+    reload(h);
+}
+
+/* Editors save by writing a new file and renaming it over the old one, so the folder is
+ * watched rather than the file; any .lua in it may be a rule pack the config requires. */
+static void on_config_changed(uv_fs_event_t *w, const char *filename, int events, int status)
+{
+    struct herald *h = w->data;
+    (void)events;
+    if (status < 0 || h->stopping || !filename) return;
+    size_t n = strlen(filename);
+    if (n < 4 || strcmp(filename + n - 4, ".lua") != 0) return;
+    uv_timer_start(&h->reload_timer, on_reload_timer, 300, 0);
+}
+
+static void watch_config(struct herald *h)
+{
+    char *dir = path_dirname(h->config_path);
+    if (!dir) return;
+    if (uv_fs_event_init(&h->loop, &h->cfg_watch) == 0) {
+        h->cfg_watch.data = h;
+        h->watching = 1;
+        int rc = uv_fs_event_start(&h->cfg_watch, on_config_changed, dir, 0);
+        if (rc != 0)
+            log_msg(&h->log, HERALD_LOG_WARN,
+                    "cannot watch %s for changes (%s); reload with SIGHUP instead", dir,
+                    uv_strerror(rc));
+    }
+    free(dir);
 }
 
 static int start_signal(struct herald *h, uv_signal_t *s, int signum)
@@ -261,6 +360,9 @@ int herald_main(const struct herald_args *args)
     start_signal(h, &h->sig_int, SIGINT);
     start_signal(h, &h->sig_term, SIGTERM);
     start_signal(h, &h->sig_hup, SIGHUP);
+    uv_timer_init(&h->loop, &h->reload_timer);
+    h->reload_timer.data = h;
+    if (!h->once) watch_config(h);
     h->handles_ready = 1;
     if (notifiers_sync(h, err, sizeof err) != 0)
         log_msg(&h->log, HERALD_LOG_WARN, "some notifiers did not start; their alerts stay queued");
@@ -276,6 +378,7 @@ int herald_main(const struct herald_args *args)
     }
     uv_run(&h->loop, UV_RUN_DEFAULT);
     if (rc == 0) rc = h->exit_code;
+    if (h->once) print_summary(h);
     if (h->once)
         log_msg(&h->log, HERALD_LOG_INFO,
                 "done: %lu fetched, %lu errors, %lu not modified, %lu new items, %lu alerts, "

@@ -5,8 +5,16 @@
  * writable (on_poll → curl_multi_socket_action). Finished transfers are collected in
  * check_done() and reported through each request's callback.
  *
- * Bodies are kept in a buffer bounded by the request's max_bytes: a larger (or endlessly
- * streaming, or decompression-bomb) body aborts the transfer instead of eating memory.
+ * Concurrency is capped here, not in curl: a request waits in its host's queue until both
+ * a global and a per-host slot are free, and hosts with work take turns (round robin). The
+ * easy handle is only created when the transfer leaves the queue, so ten thousand queued
+ * requests cost a few hundred bytes each, and a transfer's timeouts count from its start,
+ * not from the moment it was queued behind others. Connections, TLS sessions and DNS
+ * answers live in the multi handle and are reused across transfers.
+ *
+ * Bodies are kept in a buffer bounded by the request's max_bytes (counted after
+ * decompression): a larger, endlessly streaming or decompression-bomb body aborts the
+ * transfer instead of eating memory.
  */
 #include "fetch.h"
 
@@ -15,50 +23,185 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #ifndef HERALD_VERSION
 #define HERALD_VERSION "0"
 #endif
 #define DEFAULT_UA "herald/" HERALD_VERSION " (+https://github.com/herald-monitor/herald)"
 
+enum {
+    HOST_BUCKETS = 1024,
+    DEFAULT_MAX_TOTAL = 64,
+    DEFAULT_MAX_HOST = 6,
+    DEFAULT_CONNECT_MS = 15000,
+    DEFAULT_TIMEOUT_MS = 60000,
+    LOW_SPEED_BYTES = 10, /* a transfer slower than this (bytes/s)… */
+    LOW_SPEED_MAX_S = 30, /* …for this long (or half its timeout) is aborted */
+    DNS_CACHE_S = 300,
+};
+
+/* A host:port with transfers running or queued; freed when it has neither. */
+struct host {
+    struct host *hnext;      /* hash chain */
+    struct host *ready_next; /* in the ready list: has queued work and a free slot */
+    int in_ready;
+    long running;
+    struct transfer *qhead, *qtail;
+    char key[];
+};
+
 struct fetcher {
     uv_loop_t *loop;
     CURLM *multi;
     uv_timer_t timer;
-    size_t active;
+    long max_total, max_host;
+    size_t running; /* transfers added to the multi handle */
+    size_t queued;  /* transfers waiting for a slot */
     int closing;
-    int handles_open; /* uv handles (timer + polls) not yet closed */
-    struct transfer *transfers; /* doubly linked list of transfers in flight */
+    int handles_open;           /* uv handles (timer + polls) not yet closed */
+    struct transfer *transfers; /* doubly linked list of running transfers */
+    struct host *buckets[HOST_BUCKETS];
+    struct host *ready_head, *ready_tail;
 };
 
 /* One uv_poll per socket curl asks us to watch. */
 struct sock_ctx {
     uv_poll_t poll;
     curl_socket_t fd;
+    int events; /* what curl last asked us to watch */
     struct fetcher *f;
 };
 
-/* One request in flight: owns the easy handle and every buffer of the transfer. */
+/* What a request asked for, copied so the caller's strings may go at once. */
+struct request_copy {
+    char *method;
+    char **headers;
+    size_t n_headers;
+    char *etag, *last_modified, *user_agent, *proxy;
+    long connect_timeout_ms, timeout_ms;
+    int insecure;
+};
+
+/* One request, queued or running: owns the easy handle and every buffer of the transfer. */
 struct transfer {
-    struct transfer *prev, *next;
+    struct transfer *prev, *next; /* running list */
+    struct transfer *qnext;       /* host queue */
     struct fetcher *f;
+    struct host *host;
     CURL *easy;
     struct curl_slist *headers;
     fetch_cb cb;
     void *arg;
     char *url;
     char *req_body;
+    size_t req_body_len;
+    struct request_copy rq;
     char *body;
     size_t len, cap, max;
     int too_large;
     int all_permanent; /* every 3xx seen so far was 301/308 */
     int redirects;
-    char *content_type, *etag, *last_modified;
+    int got_response; /* a status line arrived */
+    long low_speed_s;
+    char *etag, *last_modified;
     long retry_after_s;
+    uint64_t queued_at, started_at; /* uv_now, ms */
     char errbuf[CURL_ERROR_SIZE];
 };
 
 static void check_done(struct fetcher *f);
+static void pump(struct fetcher *f);
+
+/* ---- hosts and the ready list ---- */
+
+static unsigned host_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % HOST_BUCKETS;
+}
+
+static struct host *host_get(struct fetcher *f, const char *key)
+{
+    unsigned b = host_hash(key);
+    for (struct host *h = f->buckets[b]; h; h = h->hnext)
+        if (strcmp(h->key, key) == 0) return h;
+    size_t n = strlen(key);
+    struct host *h = calloc(1, sizeof *h + n + 1);
+    if (!h) return NULL;
+    memcpy(h->key, key, n + 1);
+    h->hnext = f->buckets[b];
+    f->buckets[b] = h;
+    return h;
+}
+
+/* Free a host with nothing running or queued (and not in the ready list). */
+static void host_release(struct fetcher *f, struct host *h)
+{
+    if (h->running || h->qhead || h->in_ready) return;
+    struct host **pp = &f->buckets[host_hash(h->key)];
+    while (*pp && *pp != h)
+        pp = &(*pp)->hnext;
+    if (*pp) *pp = h->hnext;
+    free(h);
+}
+
+static void ready_push(struct fetcher *f, struct host *h)
+{
+    if (h->in_ready || !h->qhead || h->running >= f->max_host) return;
+    h->in_ready = 1;
+    h->ready_next = NULL;
+    if (f->ready_tail)
+        f->ready_tail->ready_next = h;
+    else
+        f->ready_head = h;
+    f->ready_tail = h;
+}
+
+static struct host *ready_pop(struct fetcher *f)
+{
+    struct host *h = f->ready_head;
+    if (!h) return NULL;
+    f->ready_head = h->ready_next;
+    if (!f->ready_head) f->ready_tail = NULL;
+    h->in_ready = 0;
+    h->ready_next = NULL;
+    return h;
+}
+
+/* The queue key of a URL: "scheme://host:port" lowercased, so that every transfer to one
+ * server shares its cap; file:// URLs share one key. Returns 0, or -1 for a URL curl
+ * cannot parse (err filled). */
+static int url_host_key(const char *url, char *key, size_t keylen, char *err, size_t errlen)
+{
+    CURLU *u = curl_url();
+    if (!u) {
+        snprintf(err, errlen, "%s: out of memory", url);
+        return -1;
+    }
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    CURLUcode rc = curl_url_set(u, CURLUPART_URL, url, 0);
+    if (rc == CURLUE_OK) rc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    if (rc == CURLUE_OK && strcmp(scheme, "file") == 0) {
+        snprintf(key, keylen, "file:");
+    } else if (rc == CURLUE_OK && (rc = curl_url_get(u, CURLUPART_HOST, &host, 0)) == CURLUE_OK &&
+               (rc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)) == CURLUE_OK) {
+        snprintf(key, keylen, "%s://%s:%s", scheme, host, port);
+        for (char *p = key; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+    }
+    if (rc != CURLUE_OK) snprintf(err, errlen, "%s: bad URL: %s", url, curl_url_strerror(rc));
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return rc == CURLUE_OK ? 0 : -1;
+}
+
+/* ---- libuv glue ---- */
 
 static void on_handle_closed(uv_handle_t *h)
 {
@@ -72,9 +215,14 @@ static void on_poll(uv_poll_t *p, int status, int events)
     struct sock_ctx *sc = (struct sock_ctx *)p;
     struct fetcher *f = sc->f;
     int flags = 0;
-    /* A poll error is passed on to curl as an error on that socket rather than dropped,
-     * so the transfer fails with a reason instead of hanging until its timeout. */
-    if (status < 0) flags = CURL_CSELECT_ERR;
+    /* On a poll error libuv stops the handle and only says UV_EBADF; curl would only say
+     * "select/poll returned error". Instead let curl touch the socket: its recv/send
+     * fails with the real reason (e.g. connection reset by peer). Polling resumes in
+     * case nothing fails, so the transfer cannot hang (and its timeouts still run). */
+    if (status < 0) {
+        flags = CURL_CSELECT_IN | CURL_CSELECT_OUT;
+        if (uv_poll_start(&sc->poll, sc->events, on_poll) != 0) flags |= CURL_CSELECT_ERR;
+    }
     if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
     int running;
@@ -89,7 +237,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int action, void *userp, void 
     if (action == CURL_POLL_REMOVE) {
         if (sc) {
             uv_poll_stop(&sc->poll);
-            if (!f->closing) curl_multi_assign(f->multi, s, NULL);
+            if (f->multi) curl_multi_assign(f->multi, s, NULL);
             uv_close((uv_handle_t *)&sc->poll, on_handle_closed);
         }
         return 0;
@@ -110,6 +258,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int action, void *userp, void 
     int events = 0;
     if (action == CURL_POLL_IN || action == CURL_POLL_INOUT) events |= UV_READABLE;
     if (action == CURL_POLL_OUT || action == CURL_POLL_INOUT) events |= UV_WRITABLE;
+    sc->events = events;
     return uv_poll_start(&sc->poll, events, on_poll) == 0 ? 0 : -1;
 }
 
@@ -156,14 +305,16 @@ int fetcher_new(uv_loop_t *loop, const struct fetch_limits *lim, struct fetcher 
     }
     f->timer.data = f;
     f->handles_open = 1;
-    long max_total = lim && lim->max_total > 0 ? lim->max_total : 64;
-    long max_host = lim && lim->max_host > 0 ? lim->max_host : 6;
+    f->max_total = lim && lim->max_total > 0 ? lim->max_total : DEFAULT_MAX_TOTAL;
+    f->max_host = lim && lim->max_host > 0 ? lim->max_host : DEFAULT_MAX_HOST;
+    if (f->max_host > f->max_total) f->max_host = f->max_total;
     curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
     curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
     curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
-    curl_multi_setopt(f->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_total);
-    curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max_host);
+    /* Our queue already bounds transfers per host; curl only needs room to keep each
+     * host's idle connections for reuse. */
+    curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, f->max_total * 2);
     curl_multi_setopt(f->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     *out = f;
     return 0;
@@ -171,20 +322,28 @@ int fetcher_new(uv_loop_t *loop, const struct fetch_limits *lim, struct fetcher 
 
 size_t fetcher_active(const struct fetcher *f)
 {
-    return f->active;
+    return f->running + f->queued;
 }
+
+size_t fetcher_running(const struct fetcher *f)
+{
+    return f->running;
+}
+
+/* ---- callbacks from curl ---- */
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     struct transfer *t = userdata;
     size_t n = size * nmemb;
-    if (t->len + n > t->max) {
+    if (n > t->max - t->len) {
         t->too_large = 1;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
     if (t->len + n + 1 > t->cap) {
         size_t cap = t->cap ? t->cap : 16384;
-        while (cap < t->len + n + 1) cap *= 2;
+        while (cap < t->len + n + 1)
+            cap *= 2;
         if (cap > t->max + 1) cap = t->max + 1;
         char *nb = realloc(t->body, cap);
         if (!nb) return 0;
@@ -209,12 +368,12 @@ static char *header_value(const char *v, size_t n)
     return strndup(v, n);
 }
 
+/* Retry-After is either delta-seconds or an HTTP-date; -1 when neither. */
 static long parse_retry_after(const char *v)
 {
     char *end;
     long s = strtol(v, &end, 10);
     if (end != v && *end == '\0' && s >= 0) return s;
-    /* An HTTP-date: let curl parse it. */
     time_t when = curl_getdate(v, NULL);
     if (when < 0) return -1;
     time_t now = time(NULL);
@@ -236,10 +395,11 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
     if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
         /* A new response (after a redirect or a 100 Continue): forget the last one's. */
         reset_response_headers(t);
+        t->got_response = 1;
         const char *sp = memchr(buf, ' ', n);
         if (sp) {
             long code = strtol(sp + 1, NULL, 10);
-            if (code >= 300 && code < 400) {
+            if (code >= 300 && code < 400 && code != 304) {
                 t->redirects++;
                 if (code != 301 && code != 308) t->all_permanent = 0;
             }
@@ -267,14 +427,61 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
     return n;
 }
 
+/* ---- transfers ---- */
+
+static void request_copy_free(struct request_copy *rq)
+{
+    free(rq->method);
+    for (size_t i = 0; i < rq->n_headers; i++)
+        free(rq->headers[i]);
+    free(rq->headers);
+    free(rq->etag);
+    free(rq->last_modified);
+    free(rq->user_agent);
+    free(rq->proxy);
+}
+
+/* strdup that keeps NULL; sets *oom when a copy fails. */
+static char *dup_opt(const char *s, int *oom)
+{
+    if (!s) return NULL;
+    char *d = strdup(s);
+    if (!d) *oom = 1;
+    return d;
+}
+
+static int request_copy_init(struct request_copy *rq, const struct fetch_request *req)
+{
+    int oom = 0;
+    rq->method = dup_opt(req->method, &oom);
+    rq->etag = dup_opt(req->etag && *req->etag ? req->etag : NULL, &oom);
+    rq->last_modified =
+        dup_opt(req->last_modified && *req->last_modified ? req->last_modified : NULL, &oom);
+    rq->user_agent = dup_opt(req->user_agent, &oom);
+    rq->proxy = dup_opt(req->proxy, &oom);
+    rq->connect_timeout_ms =
+        req->connect_timeout_ms > 0 ? req->connect_timeout_ms : DEFAULT_CONNECT_MS;
+    rq->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
+    rq->insecure = req->insecure;
+    if (req->n_headers) {
+        rq->headers = calloc(req->n_headers, sizeof *rq->headers);
+        if (!rq->headers) return -1;
+        for (size_t i = 0; i < req->n_headers; i++) {
+            rq->headers[i] = dup_opt(req->headers[i], &oom);
+            rq->n_headers = i + 1;
+        }
+    }
+    return oom ? -1 : 0;
+}
+
 static void transfer_free(struct transfer *t)
 {
     if (t->easy) curl_easy_cleanup(t->easy);
     curl_slist_free_all(t->headers);
+    request_copy_free(&t->rq);
     free(t->url);
     free(t->req_body);
     free(t->body);
-    free(t->content_type);
     free(t->etag);
     free(t->last_modified);
     free(t);
@@ -288,8 +495,30 @@ static int add_header(struct transfer *t, const char *h)
     return 0;
 }
 
-static int setup_easy(struct transfer *t, const struct fetch_request *req)
+static int set_headers(struct transfer *t)
 {
+    const struct request_copy *rq = &t->rq;
+    for (size_t i = 0; i < rq->n_headers; i++)
+        if (rq->headers[i] && add_header(t, rq->headers[i]) != 0) return -1;
+    char line[1024];
+    if (rq->etag) {
+        snprintf(line, sizeof line, "If-None-Match: %s", rq->etag);
+        if (add_header(t, line) != 0) return -1;
+    }
+    if (rq->last_modified) {
+        snprintf(line, sizeof line, "If-Modified-Since: %s", rq->last_modified);
+        if (add_header(t, line) != 0) return -1;
+    }
+    /* Without this, curl sends "Expect: 100-continue" and waits a second for large
+     * bodies: pointless latency for webhooks. */
+    if (t->req_body || (rq->method && strcmp(rq->method, "GET") != 0))
+        if (add_header(t, "Expect:") != 0) return -1;
+    return 0;
+}
+
+static int setup_easy(struct transfer *t)
+{
+    const struct request_copy *rq = &t->rq;
     CURL *e = t->easy;
     int rc = 0;
     rc |= curl_easy_setopt(e, CURLOPT_URL, t->url);
@@ -305,47 +534,94 @@ static int setup_easy(struct transfer *t, const struct fetch_request *req)
     rc |= curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     rc |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
     rc |= curl_easy_setopt(e, CURLOPT_MAXREDIRS, 8L);
+    /* "" offers every encoding this libcurl decodes (gzip, deflate, br, zstd here). */
     rc |= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, req->user_agent ? req->user_agent : DEFAULT_UA);
-    rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                           req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 15000L);
-    rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
-    /* Abort a transfer that trickles slower than 10 bytes/s for 30 s. */
-    rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 10L);
-    rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 30L);
+    /* Over TLS, wait for a multiplexed HTTP/2 connection to the host rather than opening
+     * another; plain http:// stays HTTP/1.1, where waiting would only serialise. */
+    if (strncasecmp(t->url, "https:", 6) == 0) rc |= curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    rc |= curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, (long)DNS_CACHE_S);
+    rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, rq->user_agent ? rq->user_agent : DEFAULT_UA);
+    rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, rq->connect_timeout_ms);
+    rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, rq->timeout_ms);
+    rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)LOW_SPEED_BYTES);
+    rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, t->low_speed_s);
     rc |= curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max);
-    if (req->insecure) {
+    if (rq->proxy) rc |= curl_easy_setopt(e, CURLOPT_PROXY, rq->proxy);
+    if (rq->insecure) {
         rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    for (size_t i = 0; i < req->n_headers; i++)
-        if (add_header(t, req->headers[i]) != 0) return -1;
-    char line[1024];
-    if (req->etag && *req->etag) {
-        snprintf(line, sizeof line, "If-None-Match: %s", req->etag);
-        if (add_header(t, line) != 0) return -1;
-    }
-    if (req->last_modified && *req->last_modified) {
-        snprintf(line, sizeof line, "If-Modified-Since: %s", req->last_modified);
-        if (add_header(t, line) != 0) return -1;
-    }
-    if (req->body || (req->method && strcmp(req->method, "GET") != 0)) {
-        /* Without this, curl sends "Expect: 100-continue" and waits a second for large
-         * bodies: pointless latency for webhooks. */
-        if (add_header(t, "Expect:") != 0) return -1;
-    }
+    if (set_headers(t) != 0) return -1;
     if (t->headers) rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-    if (req->body) {
-        t->req_body = malloc(req->body_len + 1);
-        if (!t->req_body) return -1;
-        memcpy(t->req_body, req->body, req->body_len);
-        t->req_body[req->body_len] = '\0';
-        rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    if (t->req_body) {
+        rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->req_body_len);
         rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->req_body);
     }
-    if (req->method && strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0)
-        rc |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+    if (rq->method && strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "POST") != 0)
+        rc |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
     return rc == 0 ? 0 : -1;
+}
+
+/* Create the easy handle and hand the transfer to curl. Returns 0, or -1 with err. */
+static int transfer_begin(struct transfer *t, char *err, size_t errlen)
+{
+    struct fetcher *f = t->f;
+    t->easy = curl_easy_init();
+    if (!t->easy || setup_easy(t) != 0) {
+        snprintf(err, errlen, "%s: cannot set up the transfer", t->url);
+        return -1;
+    }
+    CURLMcode mc = curl_multi_add_handle(f->multi, t->easy);
+    if (mc != CURLM_OK) {
+        snprintf(err, errlen, "%s: %s", t->url, curl_multi_strerror(mc));
+        return -1;
+    }
+    t->started_at = uv_now(f->loop);
+    /* curl only reports a timer change when the deadline moves; two transfers added in
+     * the same millisecond get one call, and the second would never start. Asking curl
+     * to look at its timeouts now costs nothing and starts every new transfer. */
+    uv_timer_start(&f->timer, on_timer, 0, 0);
+    t->next = f->transfers;
+    if (f->transfers) f->transfers->prev = t;
+    f->transfers = t;
+    f->running++;
+    t->host->running++;
+    return 0;
+}
+
+/* Report a transfer that never reached curl (set-up failure or cancellation). */
+static void fail_unstarted(struct transfer *t, const char *why)
+{
+    struct fetch_result r = {0};
+    r.error = why;
+    r.body = "";
+    r.url = t->url;
+    r.effective_url = t->url;
+    r.retry_after_s = -1;
+    t->cb(t->arg, &r);
+    transfer_free(t);
+}
+
+/* Start queued transfers while slots are free: hosts take turns, one transfer each. */
+static void pump(struct fetcher *f)
+{
+    while (!f->closing && f->running < (size_t)f->max_total) {
+        struct host *h = ready_pop(f);
+        if (!h) return;
+        struct transfer *t = h->qhead;
+        h->qhead = t->qnext;
+        if (!h->qhead) h->qtail = NULL;
+        t->qnext = NULL;
+        f->queued--;
+        char err[256];
+        if (transfer_begin(t, err, sizeof err) != 0) {
+            ready_push(f, h);
+            fail_unstarted(t, err);
+            host_release(f, h);
+            continue;
+        }
+        ready_push(f, h);
+    }
 }
 
 int fetch_start(struct fetcher *f, const struct fetch_request *req, fetch_cb cb, void *arg,
@@ -353,6 +629,11 @@ int fetch_start(struct fetcher *f, const struct fetch_request *req, fetch_cb cb,
 {
     if (f->closing) {
         snprintf(err, errlen, "shutting down");
+        return -1;
+    }
+    char key[512];
+    if (!req->url || url_host_key(req->url, key, sizeof key, err, errlen) != 0) {
+        if (!req->url) snprintf(err, errlen, "no URL");
         return -1;
     }
     struct transfer *t = calloc(1, sizeof *t);
@@ -367,22 +648,45 @@ int fetch_start(struct fetcher *f, const struct fetch_request *req, fetch_cb cb,
     t->all_permanent = 1;
     t->retry_after_s = -1;
     t->url = strdup(req->url);
-    t->easy = curl_easy_init();
-    if (!t->url || !t->easy || setup_easy(t, req) != 0) {
-        snprintf(err, errlen, "%s: cannot set up the transfer", req->url);
+    int oom = !t->url || request_copy_init(&t->rq, req) != 0;
+    if (!oom && req->body) {
+        t->req_body = malloc(req->body_len + 1);
+        oom = !t->req_body;
+        if (t->req_body) {
+            memcpy(t->req_body, req->body, req->body_len);
+            t->req_body[req->body_len] = '\0';
+            t->req_body_len = req->body_len;
+        }
+    }
+    /* A stalled transfer is cut after half its timeout, at most LOW_SPEED_MAX_S. */
+    t->low_speed_s = t->rq.timeout_ms / 2000;
+    if (t->low_speed_s > LOW_SPEED_MAX_S) t->low_speed_s = LOW_SPEED_MAX_S;
+    if (t->low_speed_s < 1) t->low_speed_s = 1;
+    struct host *h = oom ? NULL : host_get(f, key);
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
         transfer_free(t);
         return -1;
     }
-    CURLMcode mc = curl_multi_add_handle(f->multi, t->easy);
-    if (mc != CURLM_OK) {
-        snprintf(err, errlen, "%s: %s", req->url, curl_multi_strerror(mc));
-        transfer_free(t);
-        return -1;
+    t->host = h;
+    t->queued_at = uv_now(f->loop);
+    if (!h->qhead && !f->ready_head && h->running < f->max_host &&
+        f->running < (size_t)f->max_total) {
+        /* A free slot and nobody waiting: start now, so set-up errors reach this caller. */
+        if (transfer_begin(t, err, errlen) != 0) {
+            transfer_free(t);
+            host_release(f, h);
+            return -1;
+        }
+        return 0;
     }
-    t->next = f->transfers;
-    if (f->transfers) f->transfers->prev = t;
-    f->transfers = t;
-    f->active++;
+    if (h->qtail)
+        h->qtail->qnext = t;
+    else
+        h->qhead = t;
+    h->qtail = t;
+    f->queued++;
+    ready_push(f, h);
     return 0;
 }
 
@@ -392,6 +696,12 @@ static void describe_error(struct transfer *t, CURLcode code, char *buf, size_t 
         snprintf(buf, n, "response larger than %zu bytes, aborted", t->max);
     } else if (code == CURLE_TOO_MANY_REDIRECTS) {
         snprintf(buf, n, "too many redirects (%d): redirect loop?", t->redirects);
+    } else if (code == CURLE_OPERATION_TIMEDOUT && strstr(t->errbuf, "too slow") &&
+               !t->got_response) {
+        snprintf(buf, n, "no answer within %ld s, aborted", t->low_speed_s);
+    } else if (code == CURLE_OPERATION_TIMEDOUT && strstr(t->errbuf, "too slow")) {
+        snprintf(buf, n, "too slow: under %d bytes/s for %ld s, aborted", LOW_SPEED_BYTES,
+                 t->low_speed_s);
     } else if (code == CURLE_OPERATION_TIMEDOUT) {
         snprintf(buf, n, "timed out: %s", t->errbuf[0] ? t->errbuf : curl_easy_strerror(code));
     } else {
@@ -399,7 +709,7 @@ static void describe_error(struct transfer *t, CURLcode code, char *buf, size_t 
     }
 }
 
-/* Report one finished transfer and release it. */
+/* Report one finished transfer, release it, and let a queued one take its slot. */
 static void finish(struct transfer *t, CURLcode code)
 {
     struct fetcher *f = t->f;
@@ -428,6 +738,7 @@ static void finish(struct transfer *t, CURLcode code)
     r.last_modified = t->last_modified;
     r.retry_after_s = t->retry_after_s;
     r.total_s = total;
+    r.queued_s = (double)(t->started_at - t->queued_at) / 1000.0;
 
     curl_multi_remove_handle(f->multi, t->easy);
     if (t->prev)
@@ -435,9 +746,13 @@ static void finish(struct transfer *t, CURLcode code)
     else
         f->transfers = t->next;
     if (t->next) t->next->prev = t->prev;
-    f->active--;
+    f->running--;
+    struct host *h = t->host;
+    h->running--;
+    ready_push(f, h);
     t->cb(t->arg, &r);
     transfer_free(t);
+    host_release(f, h);
 }
 
 static void check_done(struct fetcher *f)
@@ -451,22 +766,45 @@ static void check_done(struct fetcher *f)
         CURLcode code = msg->data.result;
         if (t) finish(t, code);
     }
+    pump(f);
 }
 
 void fetcher_close(struct fetcher *f)
 {
     if (!f || f->closing) return;
     f->closing = 1;
+    /* Queued transfers never started: report them cancelled. */
+    struct host *h;
+    while ((h = ready_pop(f)))
+        (void)h;
+    for (size_t b = 0; b < HOST_BUCKETS; b++) {
+        for (h = f->buckets[b]; h; h = h->hnext) {
+            while (h->qhead) {
+                struct transfer *t = h->qhead;
+                h->qhead = t->qnext;
+                f->queued--;
+                fail_unstarted(t, "cancelled");
+            }
+            h->qtail = NULL;
+        }
+    }
     while (f->transfers) {
         struct transfer *t = f->transfers;
         snprintf(t->errbuf, sizeof t->errbuf, "cancelled");
         finish(t, CURLE_ABORTED_BY_CALLBACK);
     }
+    for (size_t b = 0; b < HOST_BUCKETS; b++) {
+        while ((h = f->buckets[b])) {
+            f->buckets[b] = h->hnext;
+            free(h);
+        }
+    }
     /* Cleaning up the multi handle closes the cached connections; curl reports each
      * watched socket with CURL_POLL_REMOVE, which queues its poll handle for closing. The
      * fetcher itself goes when the last handle is closed. */
-    curl_multi_cleanup(f->multi);
+    CURLM *m = f->multi;
     f->multi = NULL;
+    curl_multi_cleanup(m);
     uv_timer_stop(&f->timer);
     uv_close((uv_handle_t *)&f->timer, on_handle_closed);
 }

@@ -16,17 +16,18 @@ struct fetcher;
 
 struct fetch_request {
     const char *url;
-    const char *method; /* NULL: GET */
+    const char *method;         /* NULL: GET */
     const char *const *headers; /* "Name: value" */
     size_t n_headers;
     const char *body; /* copied by fetch_start */
     size_t body_len;
-    const char *etag;          /* conditional GET validators, or NULL */
+    const char *etag; /* conditional GET validators, or NULL */
     const char *last_modified;
     long connect_timeout_ms; /* 0: 15 s */
     long timeout_ms;         /* 0: 60 s */
     size_t max_bytes;        /* 0: 16 MiB; a larger body aborts the transfer */
     const char *user_agent;  /* NULL: herald/VERSION */
+    const char *proxy;       /* NULL: curl's default (the *_proxy environment variables) */
     int insecure;            /* non-zero: skip TLS verification */
 };
 
@@ -36,22 +37,24 @@ struct fetch_result {
     const char *error; /* why the transfer failed, when !ok */
     const char *body;  /* bounded, NUL-terminated; borrowed for the callback */
     size_t len;
-    const char *url;            /* the requested URL */
-    const char *effective_url;  /* after redirects */
-    int permanent_redirect;     /* every redirect followed was a 301/308 */
-    const char *content_type;   /* or NULL */
-    const char *etag;           /* or NULL */
-    const char *last_modified;  /* or NULL */
-    long retry_after_s;         /* -1 when absent */
-    double total_s;             /* transfer time */
+    const char *url;           /* the requested URL */
+    const char *effective_url; /* after redirects */
+    int permanent_redirect;    /* every redirect followed was a 301/308 */
+    const char *content_type;  /* or NULL */
+    const char *etag;          /* or NULL */
+    const char *last_modified; /* or NULL */
+    long retry_after_s;        /* -1 when absent */
+    double total_s;            /* transfer time, from leaving the queue */
+    double queued_s;           /* time spent waiting for a free slot */
 };
 
 typedef void (*fetch_cb)(void *arg, const struct fetch_result *res);
 
-/* Caps on concurrent transfers, applied through curl's own queueing. */
+/* Caps on concurrent transfers. Requests beyond them wait in the fetcher's own queue
+ * (round robin over hosts), so a transfer's timeouts only start once it really runs. */
 struct fetch_limits {
     long max_total; /* 0: 64 */
-    long max_host;  /* 0: 6 */
+    long max_host;  /* 0: 6; per host:port */
 };
 
 /* A fetcher on `loop`. Returns 0, or -1 with err filled. */
@@ -61,8 +64,10 @@ int fetcher_new(uv_loop_t *loop, const struct fetch_limits *lim, struct fetcher 
  * err filled), in which case it never runs. */
 int fetch_start(struct fetcher *f, const struct fetch_request *req, fetch_cb cb, void *arg,
                 char *err, size_t errlen);
-/* Number of transfers in flight. */
+/* Number of transfers started and not yet completed (running or queued). */
 size_t fetcher_active(const struct fetcher *f);
+/* Number of transfers running now (at most max_total). */
+size_t fetcher_running(const struct fetcher *f);
 /* Abort every transfer (their callbacks run with error "cancelled"), close the loop
  * handles and free the fetcher once they are closed; the loop must run afterwards. */
 void fetcher_close(struct fetcher *f);

@@ -47,12 +47,17 @@ struct source_run {
     int in_flight;
     int removed; /* gone from the config after a reload: freed once idle */
     int64_t next_poll_ms;
+    size_t cfg_index; /* position in h->cfg->sources, checked by name before use */
     struct source_run *next_removed;
 };
 
 struct herald_stats {
     unsigned long fetches, fetch_errors, not_modified, items_new, alerts, delivered,
         delivery_retries, dead;
+    unsigned long polls_done; /* fetch --once: sources finished, for the progress line */
+    int64_t progress_ms;      /* when the progress line was last drawn (0: never) */
+    unsigned long parse_jobs; /* feeds handed to the thread pool and not yet processed */
+    size_t parse_bytes;       /* the bytes of their bodies */
 };
 
 struct herald {
@@ -78,6 +83,9 @@ struct herald {
     uv_timer_t outbox_timer;
     uv_timer_t drain_timer;
     uv_signal_t sig_int, sig_term, sig_hup;
+    uv_fs_event_t cfg_watch; /* the config's folder: a saved .lua file reloads */
+    uv_timer_t reload_timer; /* debounces bursts of file events into one reload */
+    int watching;
     int handles_ready;
 
     int once;          /* fetch --once: poll each source once, deliver, exit */
@@ -106,12 +114,23 @@ void herald_check_done(struct herald *h);
 char *herald_library_dir(void);
 /* Load the plugin registry, logging plugins that fail to load. */
 struct plugin_registry *herald_load_plugins(const struct logger *lg);
+/* fetch --once: one source finished; redraws the progress line when stderr is a TTY. */
+void herald_progress(struct herald *h);
 
 /* ---- scheduler.c ---- */
 /* Create the poll schedule for the current config (keeping runs of sources that remain). */
 int scheduler_sync(struct herald *h);
 /* Stop every source timer and close the handles. */
 void scheduler_close(struct herald *h);
+/* A source's deterministic offset in [0, window_ms): where in a window it polls, so that
+ * sources sharing an interval do not all fire at once. */
+int64_t scheduler_offset(const char *name, int64_t window_ms);
+/* The adaptive interval after a successful poll: from the typical gap between the
+ * items' published dates when the feed has enough of them (about a third of it), else
+ * shorter after new items and longer after none; within the source's min/max_every.
+ * `f` is NULL for a 304. */
+int64_t scheduler_adapt(const struct cfg_source *src, int64_t current_ms, const struct feed *f,
+                        long fresh);
 
 /* ---- pipeline.c ---- */
 /* Process the items of a freshly fetched feed of `source`: mark seen, evaluate rules,

@@ -1,20 +1,32 @@
 /*
  * scheduler — when each source is polled, and what a finished fetch means for it. Each
  * source has a uv_timer; a poll starts a transfer on the shared fetcher with the stored
- * validators (ETag, Last-Modified), and its completion updates the source's state in the
- * store, hands a parsed feed to the pipeline, and arms the next poll: the source's
- * interval after success, exponential back-off with jitter after failures, or the
- * server's Retry-After.
+ * validators (ETag, Last-Modified) and the stored URL (a permanent redirect moves it, for
+ * as long as the configured URL stays the same). Its completion updates the source's
+ * state in the store (status, error, items new, next poll), hands a parsed feed to the
+ * pipeline, and arms the next poll: the source's adaptive interval after success,
+ * exponential back-off with jitter after failures, or the server's Retry-After.
+ *
+ * First polls are spread: each source starts at a deterministic offset (a hash of its
+ * name) within a window that grows with the number of sources, so a thousand sources
+ * with the same interval never fire in the same second; each then keeps its own phase.
  */
 #include "herald.h"
 
 #include "util.h"
 
+#include <libxml/parser.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_BACKOFF_MS = 6 * 3600 * 1000 };
+enum {
+    MAX_BACKOFF_MS = 6 * 3600 * 1000, /* failing sources are retried at least this often */
+    MIN_BACKOFF_MS = 1000,
+    SPREAD_MIN_MS = 2000,      /* first polls spread over at least this… */
+    SPREAD_PER_SOURCE_MS = 10, /* …and 10 ms per source (100 polls/s at most) */
+    GAP_ITEMS = 20,            /* published dates looked at to learn a feed's rhythm */
+};
 
 static void on_poll_timer(uv_timer_t *t);
 
@@ -32,16 +44,79 @@ static void arm(struct source_run *sr, int64_t delay_ms)
     uv_timer_start(&sr->timer, on_poll_timer, (uint64_t)delay_ms, 0);
 }
 
-/* Interval after `failures` consecutive failures: doubling from the source's interval's
- * tenth (at least 30 s), capped, with ±20% jitter. */
+int64_t scheduler_offset(const char *name, int64_t window_ms)
+{
+    if (window_ms <= 0) return 0;
+    uint64_t h = 14695981039346656037ull;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return (int64_t)(h % (uint64_t)window_ms);
+}
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Delay after `failures` consecutive failures: doubling from half the source's shortest
+ * interval (at least a second), capped at the larger of 6 h and max_every, ±20% jitter so
+ * sources that failed together do not retry together. */
 static int64_t backoff(const struct cfg_source *s, int failures)
 {
-    int64_t d = s->every_ms / 10 > 30000 ? s->every_ms / 10 : 30000;
-    for (int i = 1; i < failures && d < MAX_BACKOFF_MS; i++) d *= 2;
-    if (d > MAX_BACKOFF_MS) d = MAX_BACKOFF_MS;
-    if (d > s->every_ms && failures < 3) d = s->every_ms;
+    int64_t cap = s->max_every_ms > MAX_BACKOFF_MS ? s->max_every_ms : MAX_BACKOFF_MS;
+    int64_t d = s->min_every_ms / 2 > MIN_BACKOFF_MS ? s->min_every_ms / 2 : MIN_BACKOFF_MS;
+    for (int i = 1; i < failures && d < cap; i++)
+        d *= 2;
+    if (d > cap) d = cap;
     int64_t j = d / 5;
     return d + (j > 0 ? (int64_t)(rand() % (2 * j + 1)) - j : 0);
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static int cmp_asc(const void *a, const void *b)
+{
+    return -cmp_desc(a, b);
+}
+
+/* The median gap (ms) between the newest GAP_ITEMS distinct published dates, or -1 when
+ * the feed has fewer than three dated items. */
+static int64_t typical_gap_ms(const struct feed *f)
+{
+    int64_t t[GAP_ITEMS * 4];
+    size_t n = 0;
+    for (size_t i = 0; i < f->n_items && n < sizeof t / sizeof t[0]; i++)
+        if (f->items[i].published > 0) t[n++] = f->items[i].published;
+    qsort(t, n, sizeof t[0], cmp_desc);
+    int64_t d[GAP_ITEMS];
+    size_t nd = 0, kept = n ? 1 : 0;
+    for (size_t i = 1; i < n && nd < GAP_ITEMS - 1; i++) {
+        if (t[i] == t[kept - 1]) continue;
+        d[nd++] = t[kept - 1] - t[i];
+        t[kept++] = t[i];
+    }
+    if (nd < 2) return -1;
+    qsort(d, nd, sizeof d[0], cmp_asc);
+    return d[nd / 2] * 1000;
+}
+
+int64_t scheduler_adapt(const struct cfg_source *src, int64_t current_ms, const struct feed *f,
+                        long fresh)
+{
+    int64_t cur = current_ms > 0 ? current_ms : src->every_ms;
+    int64_t gap = f ? typical_gap_ms(f) : -1;
+    int64_t next;
+    if (gap > 0)
+        next = gap / 3; /* poll about three times per typical gap between stories */
+    else if (fresh > 0)
+        next = cur - cur / 4;
+    else
+        next = cur + cur / 4;
+    return clamp64(next, src->min_every_ms, src->max_every_ms);
 }
 
 static void poll_finished(struct source_run *sr)
@@ -55,6 +130,8 @@ static void poll_finished(struct source_run *sr)
     }
     if (h->once) {
         if (h->polls_left) h->polls_left--;
+        h->stats.polls_done++;
+        herald_progress(h);
         outbox_kick(h);
         herald_check_done(h);
     } else {
@@ -69,90 +146,152 @@ static void set_error(struct source_state *st, const char *msg)
     st->failures++;
 }
 
-static void handle_response(struct source_run *sr, const struct cfg_source *src,
-                            const struct fetch_result *r, struct source_state *st,
-                            int64_t *next_ms)
+static void set_ok(struct source_state *st)
 {
-    struct herald *h = sr->h;
-    char msg[1024];
-    st->last_status = r->status;
-    st->items_new = 0;
-    if (!r->ok) {
-        snprintf(msg, sizeof msg, "%s", r->error ? r->error : "transfer failed");
-        set_error(st, msg);
-        log_msg(&h->log, HERALD_LOG_WARN, "source %s: %s: %s", src->name, src->url, msg);
-        *next_ms = backoff(src, st->failures);
-        h->stats.fetch_errors++;
-        return;
-    }
-    if (r->status == 304) {
-        h->stats.not_modified++;
-        free(st->last_error);
-        st->last_error = NULL;
-        st->failures = 0;
-        log_msg(&h->log, HERALD_LOG_DEBUG, "source %s: not modified", src->name);
-        return;
-    }
-    if (r->status >= 400) {
-        snprintf(msg, sizeof msg, "HTTP %ld", r->status);
-        set_error(st, msg);
-        *next_ms = backoff(src, st->failures);
-        if ((r->status == 429 || r->status == 503) && r->retry_after_s >= 0) {
-            int64_t ra = (int64_t)r->retry_after_s * 1000;
-            if (ra > *next_ms) *next_ms = ra;
-        }
-        char when[32];
-        log_msg(&h->log, HERALD_LOG_WARN, "source %s: %s: %s; next try in %s", src->name,
-                src->url, msg, duration_format(*next_ms, when, sizeof when));
-        h->stats.fetch_errors++;
-        return;
-    }
-    /* The body is already within the source's max_bytes; the global cap may be lower. */
-    size_t doc_cap = h->cfg->max_document_bytes;
-    struct feed_limits lim = {.max_bytes = doc_cap && doc_cap < src->max_bytes ? doc_cap
-                                                                              : src->max_bytes,
-                              .max_items = h->cfg->max_items,
-                              .max_depth = h->cfg->max_depth};
-    struct feed *f = NULL;
-    char perr[512];
-    if (feed_parse(r->body, r->len, r->effective_url, r->content_type, &lim, &f, perr,
-                   sizeof perr) != 0) {
-        set_error(st, perr);
-        log_msg(&h->log, HERALD_LOG_WARN, "source %s: %s: %s", src->name, src->url, perr);
-        *next_ms = backoff(src, st->failures);
-        h->stats.fetch_errors++;
-        return;
-    }
-    if (f->bozo)
-        log_msg(&h->log, HERALD_LOG_INFO, "source %s: %s: malformed feed recovered (%s)",
-                src->name, src->url, f->bozo_reason ? f->bozo_reason : "bozo");
-    long fresh = pipeline_process(h, src, f);
-    size_t n_items = f->n_items;
-    feed_free(f);
-    if (fresh < 0) {
-        set_error(st, "could not store the items");
-        *next_ms = backoff(src, st->failures);
-        return;
-    }
-    st->items_new = fresh;
-    st->items_total += fresh;
     free(st->last_error);
     st->last_error = NULL;
     st->failures = 0;
+}
+
+/* A failed poll: record it, log it with the URL and the reason, and back off. */
+static void poll_failed(struct herald *h, const struct cfg_source *src, const char *url,
+                        struct source_state *st, const char *why, int64_t *next_ms)
+{
+    set_error(st, why);
+    *next_ms = backoff(src, st->failures);
+    char when[32];
+    log_msg(&h->log, HERALD_LOG_WARN, "source %s: %s: %s; failure %d, next try in %s", src->name,
+            url, why, st->failures, duration_format(*next_ms, when, sizeof when));
+    h->stats.fetch_errors++;
+}
+
+/* An HTTP error status; 429 and 503 may say when to come back (Retry-After). */
+static void http_failed(struct herald *h, const struct cfg_source *src,
+                        const struct fetch_result *r, struct source_state *st, int64_t *next_ms)
+{
+    char msg[128];
+    int64_t cap = src->max_every_ms > MAX_BACKOFF_MS ? src->max_every_ms : MAX_BACKOFF_MS;
+    int honour = (r->status == 429 || r->status == 503) && r->retry_after_s >= 0;
+    if (honour)
+        snprintf(msg, sizeof msg, "HTTP %ld, Retry-After %ld s", r->status, r->retry_after_s);
+    else
+        snprintf(msg, sizeof msg, "HTTP %ld", r->status);
+    set_error(st, msg);
+    *next_ms = backoff(src, st->failures);
+    if (honour) {
+        int64_t ra = (int64_t)r->retry_after_s * 1000;
+        *next_ms = ra > cap ? cap : ra > *next_ms ? ra : *next_ms;
+    }
+    char when[32];
+    log_msg(&h->log, HERALD_LOG_WARN, "source %s: %s: %s; failure %d, next try in %s", src->name,
+            r->url, msg, st->failures, duration_format(*next_ms, when, sizeof when));
+    h->stats.fetch_errors++;
+}
+
+/* Run a parsed 2xx body's items through the pipeline (or record why it did not parse).
+ * Returns 0 when the content was processed (the validators may then be kept). */
+static int process_body(struct herald *h, const struct cfg_source *src,
+                        const struct fetch_result *r, struct feed *f, const char *perr,
+                        struct source_state *st, int64_t *next_ms)
+{
+    if (!f) {
+        poll_failed(h, src, r->url, st, perr && *perr ? perr : "cannot parse", next_ms);
+        return -1;
+    }
+    if (f->bozo)
+        log_msg(&h->log, HERALD_LOG_INFO, "source %s: %s: malformed feed recovered (%s)", src->name,
+                r->url, f->bozo_reason ? f->bozo_reason : "bozo");
+    long fresh = pipeline_process(h, src, f);
+    size_t n_items = f->n_items;
+    if (fresh < 0) {
+        poll_failed(h, src, r->url, st, "could not store the items", next_ms);
+        return -1;
+    }
+    st->interval_ms = scheduler_adapt(src, st->interval_ms, f, fresh);
+    *next_ms = st->interval_ms;
+    st->items_new = fresh;
+    st->items_total += fresh;
+    set_ok(st);
+    log_msg(&h->log, fresh ? HERALD_LOG_INFO : HERALD_LOG_DEBUG, "source %s: %zu items, %ld new",
+            src->name, n_items, fresh);
+    return 0;
+}
+
+/* Fill `st` from a finished transfer and set *next_ms. Returns 1 when the response was a
+ * success (2xx processed, or 304). */
+static int handle_response(struct herald *h, const struct cfg_source *src,
+                           const struct fetch_result *r, struct feed *f, const char *perr,
+                           struct source_state *st, int64_t *next_ms)
+{
+    st->last_status = r->status;
+    st->items_new = 0;
+    if (!r->ok) {
+        poll_failed(h, src, r->url, st, r->error ? r->error : "transfer failed", next_ms);
+        return 0;
+    }
+    if (r->status == 304) {
+        h->stats.not_modified++;
+        set_ok(st);
+        st->interval_ms = scheduler_adapt(src, st->interval_ms, NULL, 0);
+        *next_ms = st->interval_ms;
+        log_msg(&h->log, HERALD_LOG_DEBUG, "source %s: not modified", src->name);
+        return 1;
+    }
+    /* Status 0 with ok is a file:// read. */
+    if (r->status >= 300 || (r->status != 0 && r->status < 200)) {
+        if (r->status >= 300 && r->status < 400) {
+            char why[64];
+            snprintf(why, sizeof why, "HTTP %ld redirect without a usable Location", r->status);
+            poll_failed(h, src, r->url, st, why, next_ms);
+        } else {
+            http_failed(h, src, r, st, next_ms);
+        }
+        return 0;
+    }
+    if (process_body(h, src, r, f, perr, st, next_ms) != 0) return 0;
     /* Validators are kept only once the content they describe has been processed. */
     free(st->etag);
     free(st->last_modified);
     st->etag = r->etag ? strdup(r->etag) : NULL;
     st->last_modified = r->last_modified ? strdup(r->last_modified) : NULL;
-    log_msg(&h->log, fresh ? HERALD_LOG_INFO : HERALD_LOG_DEBUG, "source %s: %zu items, %ld new",
-            src->name, n_items, fresh);
+    return 1;
 }
 
-static void on_fetched(void *arg, const struct fetch_result *r)
+/* After a success, a chain of 301/308 moves the source: later polls (and restarts) go to
+ * the new URL directly, for as long as the configured URL stays the same. */
+static void follow_move(struct herald *h, const struct cfg_source *src,
+                        const struct fetch_result *r, struct source_state *st)
 {
-    struct source_run *sr = arg;
+    const char *now_url = r->url;
+    if (r->permanent_redirect && r->effective_url && strcmp(r->effective_url, r->url) != 0) {
+        now_url = r->effective_url;
+        log_msg(&h->log, HERALD_LOG_INFO,
+                "source %s: %s moved permanently to %s; polling the new URL from now on", src->name,
+                r->url, r->effective_url);
+    }
+    free(st->url);
+    st->url = strdup(now_url);
+}
+
+/* The config entry of a run: its remembered index when still valid (the common case;
+ * with thousands of sources a name search per poll adds up), else a search. */
+static const struct cfg_source *run_source(struct source_run *sr)
+{
+    const struct config *cfg = sr->h->cfg;
+    if (!cfg) return NULL;
+    if (sr->cfg_index < cfg->n_sources && strcmp(cfg->sources[sr->cfg_index].name, sr->name) == 0)
+        return &cfg->sources[sr->cfg_index];
+    const struct cfg_source *s = config_source(cfg, sr->name);
+    if (s) sr->cfg_index = (size_t)(s - cfg->sources);
+    return s;
+}
+
+/* Record a finished poll (with its parsed feed, for a 2xx) and arm the next one. */
+static void complete_poll(struct source_run *sr, const struct fetch_result *r, struct feed *f,
+                          const char *perr)
+{
     struct herald *h = sr->h;
-    const struct cfg_source *src = h->cfg ? config_source(h->cfg, sr->name) : NULL;
+    const struct cfg_source *src = run_source(sr);
     if (!src || sr->removed || h->stopping) {
         poll_finished(sr);
         return;
@@ -161,12 +300,20 @@ static void on_fetched(void *arg, const struct fetch_result *r)
     struct source_state st = {0};
     if (store_source_get(h->store, src->name, &st) < 0)
         log_msg(&h->log, HERALD_LOG_ERROR, "store: %s", store_errmsg(h->store));
-    int64_t next = src->every_ms;
-    handle_response(sr, src, r, &st, &next);
-    free(st.url);
-    st.url = strdup(src->url);
+    /* A source whose configured URL changed starts afresh: no learnt interval. */
+    const char *origin = st.origin_url ? st.origin_url : st.url;
+    if (!origin || strcmp(origin, src->url) != 0) st.interval_ms = 0;
+    int64_t next = st.interval_ms > 0 ? st.interval_ms : src->every_ms;
+    if (handle_response(h, src, r, f, perr, &st, &next)) {
+        follow_move(h, src, r, &st);
+    } else if (!st.url || strcmp(r->url, st.url) != 0) {
+        free(st.url);
+        st.url = strdup(r->url);
+    }
+    free(st.origin_url);
+    st.origin_url = strdup(src->url);
     st.last_fetch = now_seconds();
-    st.next_poll = st.last_fetch + next / 1000;
+    st.next_poll = st.last_fetch + (next + 999) / 1000;
     if (store_source_put(h->store, src->name, &st) != 0)
         log_msg(&h->log, HERALD_LOG_ERROR, "store: %s", store_errmsg(h->store));
     source_state_clear(&st);
@@ -174,23 +321,154 @@ static void on_fetched(void *arg, const struct fetch_result *r)
     poll_finished(sr);
 }
 
+/*
+ * Parsing runs on libuv's thread pool while the loop thread keeps fetching and runs the
+ * rules and the store for feeds already parsed. A job owns copies of what the response
+ * said. Jobs waiting (to be parsed, or parsed and waiting for the loop thread) hold their
+ * bodies, so their number and bytes are capped; beyond the caps a feed is parsed on the
+ * loop thread, which slows fetching down to match.
+ */
+enum { PARSE_JOBS = 256, PARSE_BYTES = 32 << 20 };
+
+struct parse_job {
+    uv_work_t work;
+    struct source_run *sr;
+    struct fetch_result r; /* its strings point into the copies below */
+    char *body, *url, *effective_url, *content_type, *etag, *last_modified;
+    struct feed_limits lim;
+    struct feed *f;
+    char perr[512];
+};
+
+static void parse_job_free(struct parse_job *j)
+{
+    feed_free(j->f);
+    free(j->body);
+    free(j->url);
+    free(j->effective_url);
+    free(j->content_type);
+    free(j->etag);
+    free(j->last_modified);
+    free(j);
+}
+
+static void parse_limits(struct herald *h, const struct cfg_source *src, struct feed_limits *lim)
+{
+    /* The body is already within the source's max_bytes; the global cap may be lower. */
+    size_t doc_cap = h->cfg->max_document_bytes;
+    memset(lim, 0, sizeof *lim);
+    lim->max_bytes = doc_cap && doc_cap < src->max_bytes ? doc_cap : src->max_bytes;
+    lim->max_items = h->cfg->max_items;
+    lim->max_depth = h->cfg->max_depth;
+}
+
+static void parse_run(struct parse_job *j)
+{
+    j->perr[0] = '\0';
+    if (feed_parse(j->r.body, j->r.len, j->r.effective_url, j->r.content_type, &j->lim, &j->f,
+                   j->perr, sizeof j->perr) != 0)
+        j->f = NULL;
+}
+
+static void on_parse_work(uv_work_t *w)
+{
+    parse_run(w->data);
+}
+
+static void on_parse_done(uv_work_t *w, int status)
+{
+    struct parse_job *j = w->data;
+    struct herald *h = j->sr->h;
+    h->stats.parse_jobs--;
+    h->stats.parse_bytes -= j->r.len;
+    if (status != 0 && !j->f) snprintf(j->perr, sizeof j->perr, "parse cancelled");
+    complete_poll(j->sr, &j->r, j->f, j->perr);
+    parse_job_free(j);
+}
+
+/* Copy what a 2xx response said so it outlives the fetch callback. */
+static struct parse_job *parse_job_new(struct source_run *sr, const struct fetch_result *r)
+{
+    struct parse_job *j = calloc(1, sizeof *j);
+    if (!j) return NULL;
+    j->sr = sr;
+    j->r = *r;
+    int oom = 0;
+    j->body = malloc(r->len + 1);
+    if (j->body) {
+        memcpy(j->body, r->body, r->len);
+        j->body[r->len] = '\0';
+    }
+#define COPY(field)                                                                                \
+    do {                                                                                           \
+        j->field = r->field ? strdup(r->field) : NULL;                                             \
+        if (r->field && !j->field) oom = 1;                                                        \
+        j->r.field = j->field;                                                                     \
+    } while (0)
+    COPY(url);
+    COPY(effective_url);
+    COPY(content_type);
+    COPY(etag);
+    COPY(last_modified);
+#undef COPY
+    j->r.body = j->body;
+    j->r.error = NULL;
+    if (oom || !j->body) {
+        parse_job_free(j);
+        return NULL;
+    }
+    return j;
+}
+
+static void on_fetched(void *arg, const struct fetch_result *r)
+{
+    struct source_run *sr = arg;
+    struct herald *h = sr->h;
+    const struct cfg_source *src = run_source(sr);
+    if (!src || sr->removed || h->stopping || !r->ok ||
+        (r->status != 0 && (r->status < 200 || r->status >= 300))) {
+        complete_poll(sr, r, NULL, NULL);
+        return;
+    }
+    struct parse_job *j = parse_job_new(sr, r);
+    if (!j) {
+        complete_poll(sr, r, NULL, "out of memory");
+        return;
+    }
+    parse_limits(h, src, &j->lim);
+    j->work.data = j;
+    if (h->stats.parse_jobs < PARSE_JOBS && h->stats.parse_bytes + r->len < PARSE_BYTES &&
+        uv_queue_work(&h->loop, &j->work, on_parse_work, on_parse_done) == 0) {
+        h->stats.parse_jobs++;
+        h->stats.parse_bytes += r->len;
+        return;
+    }
+    parse_run(j);
+    complete_poll(sr, &j->r, j->f, j->perr);
+    parse_job_free(j);
+}
+
 static void start_poll(struct source_run *sr)
 {
     struct herald *h = sr->h;
-    const struct cfg_source *src = config_source(h->cfg, sr->name);
+    const struct cfg_source *src = run_source(sr);
     if (!src || sr->in_flight || h->stopping) return;
     struct source_state st = {0};
     int have = store_source_get(h->store, src->name, &st);
-    /* Validators only apply to the URL they were obtained from. */
-    int same_url = have == 1 && st.url && strcmp(st.url, src->url) == 0;
+    /* The stored URL and validators only apply while the configured URL is the one they
+     * came from (rows from before origin_url existed: the stored URL itself). */
+    const char *origin = have == 1 ? (st.origin_url ? st.origin_url : st.url) : NULL;
+    int same = origin && st.url && strcmp(origin, src->url) == 0;
     struct fetch_request req = {0};
-    req.url = src->url;
-    req.etag = same_url ? st.etag : NULL;
-    req.last_modified = same_url ? st.last_modified : NULL;
+    req.url = same ? st.url : src->url;
+    req.etag = same ? st.etag : NULL;
+    req.last_modified = same ? st.last_modified : NULL;
     req.timeout_ms = src->timeout_ms;
+    req.connect_timeout_ms = src->connect_timeout_ms;
     req.max_bytes = src->max_bytes;
     req.insecure = src->insecure;
-    req.user_agent = h->cfg->user_agent;
+    req.user_agent = src->user_agent ? src->user_agent : h->cfg->user_agent;
+    req.proxy = src->proxy ? src->proxy : h->cfg->proxy;
     char err[512];
     sr->in_flight = 1;
     if (fetch_start(h->fetcher, &req, on_fetched, sr, err, sizeof err) != 0) {
@@ -222,18 +500,42 @@ static void run_remove(struct source_run *sr)
     if (!sr->in_flight) uv_close((uv_handle_t *)&sr->timer, source_free);
 }
 
+/* When a newly scheduled source first polls: at its offset within the start-up window,
+ * or at its stored next poll when that is still ahead (never later than one interval). */
+static int64_t first_delay(struct herald *h, const struct cfg_source *s, int64_t window)
+{
+    if (h->once) return 0; /* the fetcher's queue paces a one-off run */
+    int64_t every = s->every_ms;
+    int64_t delay = scheduler_offset(s->name, window < every ? window : every);
+    struct source_state st = {0};
+    if (store_source_get(h->store, s->name, &st) == 1 && st.next_poll > 0) {
+        int64_t wait = st.next_poll * 1000 - now_ms();
+        int64_t cap = st.interval_ms > every ? st.interval_ms : every;
+        /* Stored times are whole seconds: keep each source's place inside its second. */
+        if (wait > 0) delay = (wait > cap ? cap : wait) + scheduler_offset(s->name, 1000);
+    }
+    source_state_clear(&st);
+    return delay;
+}
+
 int scheduler_sync(struct herald *h)
 {
     const struct config *cfg = h->cfg;
+    /* Feeds are parsed on the thread pool: libxml2 must be set up on this thread first. */
+    xmlInitParser();
     struct source_run **v = calloc(cfg->n_sources + 1, sizeof *v);
     if (!v) return -1;
     size_t n = 0, enabled = 0;
+    int64_t window = SPREAD_MIN_MS;
+    if ((int64_t)cfg->n_sources * SPREAD_PER_SOURCE_MS > window)
+        window = (int64_t)cfg->n_sources * SPREAD_PER_SOURCE_MS;
     for (size_t i = 0; i < cfg->n_sources; i++) {
         const struct cfg_source *s = &cfg->sources[i];
         if (!s->enabled) continue;
         enabled++;
         struct source_run *sr = run_find(h, s->name);
         if (sr) {
+            sr->cfg_index = i;
             v[n++] = sr;
             continue;
         }
@@ -244,27 +546,21 @@ int scheduler_sync(struct herald *h)
             return -1;
         }
         sr->h = h;
+        sr->cfg_index = i;
         uv_timer_init(&h->loop, &sr->timer);
         sr->timer.data = sr;
         v[n++] = sr;
-        /* Spread first polls over a few seconds so a thousand sources do not start in the
-         * same instant; fetch --once starts them all (curl queues what exceeds the caps). */
-        int64_t delay = h->once ? 0 : (int64_t)(i % 100) * 20;
-        if (!h->once) {
-            struct source_state st = {0};
-            if (store_source_get(h->store, s->name, &st) == 1 && st.next_poll > 0) {
-                int64_t wait = st.next_poll * 1000 - now_ms();
-                if (wait > s->every_ms) wait = s->every_ms;
-                if (wait > delay) delay = wait;
-            }
-            source_state_clear(&st);
-        }
-        arm(sr, delay);
+        if (s->insecure)
+            log_msg(&h->log, HERALD_LOG_WARN,
+                    "source %s: TLS certificate verification is OFF (insecure = true) for %s",
+                    s->name, s->url);
+        arm(sr, first_delay(h, s, window));
     }
     /* Sources gone from the config stop now (an in-flight fetch finishes harmlessly). */
     for (size_t i = 0; i < h->n_sources; i++) {
         int kept = 0;
-        for (size_t j = 0; j < n && !kept; j++) kept = v[j] == h->sources[i];
+        for (size_t j = 0; j < n && !kept; j++)
+            kept = v[j] == h->sources[i];
         if (!kept) run_remove(h->sources[i]);
     }
     free(h->sources);
@@ -276,7 +572,8 @@ int scheduler_sync(struct herald *h)
 
 void scheduler_close(struct herald *h)
 {
-    for (size_t i = 0; i < h->n_sources; i++) run_remove(h->sources[i]);
+    for (size_t i = 0; i < h->n_sources; i++)
+        run_remove(h->sources[i]);
     free(h->sources);
     h->sources = NULL;
     h->n_sources = 0;

@@ -27,6 +27,8 @@ struct source_state {
     int failures;        /* consecutive failures */
     int64_t items_new;   /* new items in the last fetch */
     int64_t items_total; /* items ever seen */
+    char *origin_url;    /* the configured URL `url` was reached from; NULL: same as url */
+    int64_t interval_ms; /* adaptive poll interval, 0 when not yet learnt */
 };
 
 /* One queued delivery of an alert to one notifier. */

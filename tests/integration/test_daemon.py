@@ -91,6 +91,36 @@ herald.rule "iraq" { query = 'troops AND Iraq' }
 
 
 @case
+def saving_the_config_reloads_it():
+    feeds, hook = FeedServer(), WebhookReceiver()
+    try:
+        feeds.route("/feed.xml", rss(feed_items(1)))
+        with TempDir() as d:
+            base = """
+herald.source "news" { url = "%s", every = "1s" }
+herald.notifier "hook" { type = "webhook", url = "%s" }
+herald.rule "iraq" { query = 'troops AND Iraq' }
+""" % (feeds.url("/feed.xml"), hook.url())
+            cfg = d.file("herald.lua", base)
+            h = Daemon(["run", "-c", cfg, "--state", os.path.join(d.path, "st")])
+            try:
+                check(wait_until(lambda: len(hook.accepted()) == 1, timeout=10), h.output())
+                # Saved the way editors do: a new file renamed over the old one.
+                tmp = d.file("herald.lua.tmp", base + "herald.rule \"leave\" { query = 'leave' }\n")
+                os.rename(tmp, cfg)
+                check(h.wait_for("config changed on disk: reloading", timeout=10), h.output())
+                check(h.wait_for("reloaded", timeout=10), h.output())
+                feeds.route("/feed.xml", rss(feed_items(2)))
+                check(wait_until(lambda: len(hook.accepted()) == 3, timeout=10),
+                      "both rules fire on the new item:\n" + h.output())
+            finally:
+                check_eq(h.stop(), 0, "exit status")
+    finally:
+        feeds.stop()
+        hook.stop()
+
+
+@case
 def runaway_rule_is_stopped_and_named_while_others_fire():
     feeds, hook = FeedServer(), WebhookReceiver()
     try:

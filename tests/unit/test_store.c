@@ -129,7 +129,7 @@ TEST(wal_and_schema_on_disk)
     sqlite3_finalize(st);
     sqlite3_close(db);
     CHECK(wal);
-    CHECK_INT(raw_int(&t, "PRAGMA user_version"), 1);
+    CHECK_INT(raw_int(&t, "PRAGMA user_version"), 2);
     CHECK_INT(raw_int(&t, "SELECT COUNT(*) FROM sqlite_schema WHERE name IN "
                           "('sources','items','alerts','outbox','outbox_queue')"),
               5);
