@@ -46,6 +46,7 @@ struct source_run {
     uv_timer_t timer;
     int in_flight;
     int removed; /* gone from the config after a reload: freed once idle */
+    int pending_pages; /* kind = "page": article fetches of this poll still running */
     int64_t next_poll_ms;
     size_t cfg_index; /* position in h->cfg->sources, checked by name before use */
     struct source_run *next_removed;

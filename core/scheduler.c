@@ -13,6 +13,7 @@
  */
 #include "herald.h"
 
+#include "page.h"
 #include "util.h"
 
 #include <libxml/parser.h>
@@ -29,6 +30,7 @@ enum {
 };
 
 static void on_poll_timer(uv_timer_t *t);
+static const struct cfg_source *run_source(struct source_run *sr);
 
 static void source_free(uv_handle_t *hd)
 {
@@ -188,9 +190,126 @@ static void http_failed(struct herald *h, const struct cfg_source *src,
     h->stats.fetch_errors++;
 }
 
+/*
+ * Sources of kind "page". An article page is read as one item like any document; a
+ * section or front page instead yields its story links, and each link not seen before is
+ * fetched and extracted as an item of its own (its id is the link, so it is fetched once).
+ * The poll finishes when the last of those article fetches has.
+ */
+enum { PAGE_LINKS_PER_POLL = 30 };
+
+struct page_fetch {
+    struct source_run *sr;
+    char *link;
+};
+
+static void page_fetch_done(struct source_run *sr)
+{
+    if (--sr->pending_pages == 0) poll_finished(sr);
+}
+
+static void on_page_article(void *arg, const struct fetch_result *r)
+{
+    struct page_fetch *pf = arg;
+    struct source_run *sr = pf->sr;
+    struct herald *h = sr->h;
+    const struct cfg_source *src = run_source(sr);
+    if (src && !sr->removed && !h->stopping) {
+        struct feed *f = NULL;
+        char err[512] = "";
+        if (!r->ok)
+            snprintf(err, sizeof err, "%s", r->error ? r->error : "transfer failed");
+        else if (r->status >= 300)
+            snprintf(err, sizeof err, "HTTP %ld", r->status);
+        else if (feed_parse(r->body, r->len, r->effective_url, r->content_type, NULL, &f, err,
+                            sizeof err) != 0)
+            f = NULL;
+        if (f && f->n_items > 0) {
+            /* The link is the item's id, so the section's next poll knows it was seen. */
+            f->items[0].id = arena_strdup(&f->arena, pf->link);
+            if (!f->items[0].link) f->items[0].link = f->items[0].id;
+            f->n_items = 1;
+            if (!f->items[0].id || pipeline_process(h, src, f) < 0)
+                snprintf(err, sizeof err, "could not store the article");
+        } else if (!err[0]) {
+            snprintf(err, sizeof err, "no article found");
+        }
+        if (err[0])
+            log_msg(&h->log, HERALD_LOG_WARN, "source %s: article %s: %s; tried again at the "
+                                              "next poll",
+                    src->name, pf->link, err);
+        feed_free(f);
+    }
+    page_fetch_done(sr);
+    free(pf->link);
+    free(pf);
+}
+
+/* A section page: start fetching the story links not seen yet. Returns how many. */
+static long fetch_page_links(struct herald *h, const struct cfg_source *src,
+                             struct source_run *sr, const struct page_scan *scan)
+{
+    long started = 0;
+    for (size_t i = 0; i < scan->n_links && started < PAGE_LINKS_PER_POLL; i++) {
+        int seen = store_item_seen(h->store, src->name, scan->links[i]);
+        if (seen != 0) continue;
+        struct page_fetch *pf = calloc(1, sizeof *pf);
+        if (!pf || !(pf->link = strdup(scan->links[i]))) {
+            free(pf);
+            break;
+        }
+        pf->sr = sr;
+        struct fetch_request req = {0};
+        req.url = pf->link;
+        req.timeout_ms = src->timeout_ms;
+        req.connect_timeout_ms = src->connect_timeout_ms;
+        req.max_bytes = src->max_bytes;
+        req.insecure = src->insecure;
+        req.user_agent = src->user_agent ? src->user_agent : h->cfg->user_agent;
+        req.proxy = src->proxy ? src->proxy : h->cfg->proxy;
+        char err[256];
+        if (fetch_start(h->fetcher, &req, on_page_article, pf, err, sizeof err) != 0) {
+            log_msg(&h->log, HERALD_LOG_WARN, "source %s: %s", src->name, err);
+            free(pf->link);
+            free(pf);
+            continue;
+        }
+        sr->pending_pages++;
+        started++;
+    }
+    return started;
+}
+
+/* Kind "page" and an HTML page: 1 when it was a section page (its links are being
+ * fetched), 0 when it is an article to process as usual. */
+static int handle_section(struct herald *h, const struct cfg_source *src, struct source_run *sr,
+                          const struct fetch_result *r, const struct feed *f,
+                          struct source_state *st, int64_t *next_ms)
+{
+    if (strcmp(src->kind, "page") != 0 || f->format != FEED_HTML) return 0;
+    struct arena a;
+    arena_init(&a);
+    struct page_scan scan;
+    int section = page_scan(r->body, r->len, r->effective_url ? r->effective_url : r->url,
+                            200, &a, &scan) == 0 &&
+                  !scan.is_article;
+    if (section) {
+        long started = fetch_page_links(h, src, sr, &scan);
+        log_msg(&h->log, started ? HERALD_LOG_INFO : HERALD_LOG_DEBUG,
+                "source %s: section page with %zu story links, %ld new to fetch", src->name,
+                scan.n_links, started);
+        st->items_new = started;
+        st->interval_ms = scheduler_adapt(src, st->interval_ms, NULL, started);
+        *next_ms = st->interval_ms;
+        set_ok(st);
+    }
+    arena_free(&a);
+    return section;
+}
+
 /* Run a parsed 2xx body's items through the pipeline (or record why it did not parse).
  * Returns 0 when the content was processed (the validators may then be kept). */
-static int process_body(struct herald *h, const struct cfg_source *src,
+static int process_body(struct herald *h, const struct cfg_source *src, struct source_run *sr,
                         const struct fetch_result *r, struct feed *f, const char *perr,
                         struct source_state *st, int64_t *next_ms)
 {
@@ -198,6 +317,7 @@ static int process_body(struct herald *h, const struct cfg_source *src,
         poll_failed(h, src, r->url, st, perr && *perr ? perr : "cannot parse", next_ms);
         return -1;
     }
+    if (handle_section(h, src, sr, r, f, st, next_ms)) return 0;
     if (f->bozo)
         log_msg(&h->log, HERALD_LOG_INFO, "source %s: %s: malformed feed recovered (%s)", src->name,
                 r->url, f->bozo_reason ? f->bozo_reason : "bozo");
@@ -220,8 +340,8 @@ static int process_body(struct herald *h, const struct cfg_source *src,
 /* Fill `st` from a finished transfer and set *next_ms. Returns 1 when the response was a
  * success (2xx processed, or 304). */
 static int handle_response(struct herald *h, const struct cfg_source *src,
-                           const struct fetch_result *r, struct feed *f, const char *perr,
-                           struct source_state *st, int64_t *next_ms)
+                           struct source_run *sr, const struct fetch_result *r, struct feed *f,
+                           const char *perr, struct source_state *st, int64_t *next_ms)
 {
     st->last_status = r->status;
     st->items_new = 0;
@@ -248,7 +368,7 @@ static int handle_response(struct herald *h, const struct cfg_source *src,
         }
         return 0;
     }
-    if (process_body(h, src, r, f, perr, st, next_ms) != 0) return 0;
+    if (process_body(h, src, sr, r, f, perr, st, next_ms) != 0) return 0;
     /* Validators are kept only once the content they describe has been processed. */
     free(st->etag);
     free(st->last_modified);
@@ -304,7 +424,7 @@ static void complete_poll(struct source_run *sr, const struct fetch_result *r, s
     const char *origin = st.origin_url ? st.origin_url : st.url;
     if (!origin || strcmp(origin, src->url) != 0) st.interval_ms = 0;
     int64_t next = st.interval_ms > 0 ? st.interval_ms : src->every_ms;
-    if (handle_response(h, src, r, f, perr, &st, &next)) {
+    if (handle_response(h, src, sr, r, f, perr, &st, &next)) {
         follow_move(h, src, r, &st);
     } else if (!st.url || strcmp(r->url, st.url) != 0) {
         free(st.url);
@@ -318,7 +438,8 @@ static void complete_poll(struct source_run *sr, const struct fetch_result *r, s
         log_msg(&h->log, HERALD_LOG_ERROR, "store: %s", store_errmsg(h->store));
     source_state_clear(&st);
     if (!h->once) arm(sr, next);
-    poll_finished(sr);
+    /* A section page's article fetches finish the poll when the last one is done. */
+    if (sr->pending_pages == 0) poll_finished(sr);
 }
 
 /*
