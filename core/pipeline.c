@@ -85,11 +85,9 @@ long pipeline_process(struct herald *h, const struct cfg_source *src, const stru
     for (size_t k = f->n_items; k-- > 0;) {
         const struct item *it = &f->items[k];
         if (!it->id) continue;
-        int seen = store_item_seen(h->store, src->name, it->id);
-        if (seen < 0) goto fail;
-        if (store_item_mark(h->store, src->name, it->id, it->title, it->link, now) != 0)
-            goto fail;
-        if (seen) continue;
+        int fresh_item = store_item_touch(h->store, src->name, it->id, it->title, it->link, now);
+        if (fresh_item < 0) goto fail;
+        if (!fresh_item) continue;
         fresh++;
         struct herald_article a;
         article_from_item(&a, src, f, it);

@@ -83,6 +83,7 @@ enum stmt_id {
     ST_SOURCE_LIST,
     ST_ITEM_SEEN,
     ST_ITEM_MARK,
+    ST_ITEM_TOUCH,
     ST_ALERT_ADD,
     ST_OUTBOX_ADD,
     ST_OUTBOX_DUE,
@@ -127,6 +128,16 @@ static const struct {
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
                       " ON CONFLICT (source, item_id)"
                       " DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)"},
+    /* One statement per item per poll: a new item is inserted and returned with
+     * first_seen = now; a known one only gets its last_seen refreshed when that is over an
+     * hour old (pruning works in days), so re-polling an unchanged feed writes nothing. */
+    [ST_ITEM_TOUCH] = {"touch item",
+                       "INSERT INTO items (source, item_id, title, link, first_seen, last_seen)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
+                       " ON CONFLICT (source, item_id)"
+                       " DO UPDATE SET last_seen = excluded.last_seen"
+                       " WHERE last_seen < excluded.last_seen - 3600"
+                       " RETURNING first_seen = ?5 AND last_seen = ?5"},
     /* ON CONFLICT … DO NOTHING rather than INSERT OR IGNORE: only a duplicate id is ignored;
      * a NULL rule or notifier still fails loudly instead of vanishing. */
     [ST_ALERT_ADD] = {"add alert",
@@ -657,6 +668,20 @@ int store_item_mark(struct store *s, const char *source, const char *item_id, co
         bind_text(st, 4, link) || bind_int(st, 5, now))
         return fail_st(s, ST_ITEM_MARK);
     return run(s, ST_ITEM_MARK);
+}
+
+int store_item_touch(struct store *s, const char *source, const char *item_id,
+                     const char *title, const char *link, int64_t now)
+{
+    sqlite3_stmt *st = s->st[ST_ITEM_TOUCH];
+    if (bind_text(st, 1, source) || bind_text(st, 2, item_id) || bind_text(st, 3, title) ||
+        bind_text(st, 4, link) || bind_int(st, 5, now))
+        return fail_st(s, ST_ITEM_TOUCH);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail_st(s, ST_ITEM_TOUCH);
+    int fresh = rc == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
+    done(st);
+    return fresh;
 }
 
 /* ---- alerts and the outbox ---- */

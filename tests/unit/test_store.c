@@ -234,6 +234,26 @@ TEST(seen_set_and_last_seen_refresh)
     tmp_remove(t.dir);
 }
 
+TEST(touch_tells_new_from_seen_and_refreshes_hourly)
+{
+    struct tmp t = {0};
+    struct store *s = open_fresh(&t);
+    CHECK(s != NULL);
+    CHECK_INT(store_item_touch(s, "s1", "a", "t", "l", 10000), 1);
+    CHECK_INT(store_item_touch(s, "s1", "a", "t", "l", 10000), 0);
+    CHECK_INT(store_item_touch(s, "s2", "a", "t", "l", 10000), 1); /* per source */
+    CHECK_INT(store_item_seen(s, "s1", "a"), 1);
+    /* Within the hour nothing is written; later last_seen moves, so pruning keeps it. */
+    CHECK_INT(store_item_touch(s, "s1", "a", "t", "l", 12000), 0);
+    CHECK_INT(store_prune(s, 11000, 0), 2); /* s2's "a" and s1's "a" were last seen at 10000 */
+    CHECK_INT(store_item_touch(s, "s1", "b", "t", "l", 20000), 1);
+    CHECK_INT(store_item_touch(s, "s1", "b", "t", "l", 24000), 0);
+    CHECK_INT(store_prune(s, 23000, 0), 0); /* refreshed at 24000 */
+    CHECK_INT(store_item_seen(s, "s1", "b"), 1);
+    store_close(s);
+    tmp_remove(t.dir);
+}
+
 TEST(alert_add_is_idempotent)
 {
     struct tmp t = {0};
@@ -637,6 +657,7 @@ int main(void)
     RUN(reopen_persists_everything);
     RUN(sources_update_and_list);
     RUN(seen_set_and_last_seen_refresh);
+    RUN(touch_tells_new_from_seen_and_refreshes_hourly);
     RUN(alert_add_is_idempotent);
     RUN(due_heads_busy_and_next_attempt);
     RUN(order_kept_across_retries_and_dead_moves_on);
