@@ -18,8 +18,8 @@ CC ?= cc
 # Debian packages the build and the test suite need. `make deps` installs the missing ones.
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libuv1-dev libcurl4-openssl-dev \
 	libxml2-dev libsqlite3-dev libjansson-dev libutf8proc-dev libstemmer-dev libpcre2-dev \
-	libssl-dev libxml2-utils python3
-PKGS := lua5.4 libuv libcurl libxml-2.0 sqlite3 jansson libutf8proc libpcre2-8 libcrypto
+	libssl-dev libsystemd-dev libxml2-utils python3
+PKGS := lua5.4 libuv libcurl libxml-2.0 sqlite3 jansson libutf8proc libpcre2-8 libcrypto libsystemd
 
 ifeq ($(V),1)
 Q :=
@@ -128,9 +128,12 @@ install: all
 	cp -R scripts/. $(DESTDIR)$(PREFIX)/share/herald/
 	install -d $(DESTDIR)$(PREFIX)/include/herald
 	install -m 0644 include/herald/*.h $(DESTDIR)$(PREFIX)/include/herald/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/user
+	sed 's|@BINDIR@|$(PREFIX)/bin|' scripts/herald.service > $(DESTDIR)$(PREFIX)/lib/systemd/user/herald.service
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/bin/herald $(DESTDIR)$(PREFIX)/lib/herald \
+		$(DESTDIR)$(PREFIX)/lib/systemd/user/herald.service \
 		$(DESTDIR)$(PREFIX)/share/herald $(DESTDIR)$(PREFIX)/include/herald
 
 format:

@@ -7,6 +7,7 @@
  */
 #include "herald.h"
 
+#include "service.h"
 #include "util.h"
 
 #include <limits.h>
@@ -149,6 +150,7 @@ static void finish(struct herald *h)
     uv_close((uv_handle_t *)&h->sig_term, on_closed);
     uv_close((uv_handle_t *)&h->sig_hup, on_closed);
     uv_close((uv_handle_t *)&h->reload_timer, on_closed);
+    uv_close((uv_handle_t *)&h->service_timer, on_closed);
     if (h->watching) uv_close((uv_handle_t *)&h->cfg_watch, on_closed);
 }
 
@@ -166,6 +168,7 @@ void herald_stop(struct herald *h, int exit_code)
 {
     if (h->stopping) return;
     h->stopping = 1;
+    if (!h->once) service_stopping(h);
     h->exit_code = exit_code;
     for (size_t i = 0; i < h->n_sources; i++) uv_timer_stop(&h->sources[i]->timer);
     uv_timer_stop(&h->outbox_timer);
@@ -197,8 +200,10 @@ static void reload(struct herald *h)
                              .print_arg = &h->log};
     struct config *next = NULL;
     char err[4096];
+    service_reloading(h, 0);
     if (config_load(h->config_path, &env, &next, err, sizeof err) != 0) {
         log_msg(&h->log, HERALD_LOG_ERROR, "reload failed, the running config stays:\n%s", err);
+        service_reloading(h, 1);
         return;
     }
     struct config *old = h->cfg;
@@ -210,6 +215,7 @@ static void reload(struct herald *h)
     config_free(old);
     log_msg(&h->log, HERALD_LOG_INFO, "reloaded %s: %zu sources, %zu rules, %zu notifiers",
             h->config_path, h->cfg->n_sources, h->cfg->n_rules, h->cfg->n_notifiers);
+    service_reloading(h, 1);
     outbox_kick(h);
 }
 
@@ -362,6 +368,8 @@ int herald_main(const struct herald_args *args)
     start_signal(h, &h->sig_hup, SIGHUP);
     uv_timer_init(&h->loop, &h->reload_timer);
     h->reload_timer.data = h;
+    uv_timer_init(&h->loop, &h->service_timer);
+    h->service_timer.data = h;
     if (!h->once) watch_config(h);
     h->handles_ready = 1;
     if (notifiers_sync(h, err, sizeof err) != 0)
@@ -374,6 +382,7 @@ int herald_main(const struct herald_args *args)
         log_msg(&h->log, HERALD_LOG_INFO, "herald %s %s: %zu sources, %zu rules, %zu notifiers",
                 HERALD_VERSION, h->once ? "fetching once" : "running", h->cfg->n_sources,
                 h->cfg->n_rules, h->cfg->n_notifiers);
+        if (!h->once) service_ready(h);
         outbox_kick(h);
     }
     uv_run(&h->loop, UV_RUN_DEFAULT);

@@ -86,6 +86,8 @@ struct herald {
     uv_signal_t sig_int, sig_term, sig_hup;
     uv_fs_event_t cfg_watch; /* the config's folder: a saved .lua file reloads */
     uv_timer_t reload_timer; /* debounces bursts of file events into one reload */
+    uv_timer_t service_timer; /* sd_notify STATUS= refresh and WATCHDOG=1 */
+    uint64_t watchdog_usec;   /* WatchdogSec= of the unit, 0 when none */
     int watching;
     int handles_ready;
 

@@ -120,6 +120,63 @@ herald.rule "iraq" { query = 'troops AND Iraq' }
         hook.stop()
 
 
+class NotifySocket:
+    """A local datagram socket standing in for systemd's NOTIFY_SOCKET."""
+
+    def __init__(self, path):
+        import socket
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.1)
+        self.messages = []
+
+    def drain(self):
+        import socket
+        while True:
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except socket.timeout:
+                return
+
+    def wait_for(self, text, timeout=10):
+        return wait_until(lambda: self.drain() or any(text in m for m in self.messages),
+                          timeout=timeout)
+
+    def close(self):
+        self.sock.close()
+
+
+@case
+def systemd_notify_protocol():
+    with TempDir() as d:
+        ns = NotifySocket(os.path.join(d.path, "notify.sock"))
+        cfg = d.file("herald.lua", """
+herald.source "seed" { path = "%s" }
+herald.notifier "out" { type = "file", path = "%s" }
+herald.rule "iraq" { query = 'troops AND Iraq' }
+""" % (os.path.join(ROOT, "scripts", "samples", "world.xml"), os.path.join(d.path, "a.jsonl")))
+        h = Daemon(["run", "-c", cfg, "--state", os.path.join(d.path, "st")],
+                   env={"NOTIFY_SOCKET": ns.path, "WATCHDOG_USEC": "400000"})
+        try:
+            check(ns.wait_for("READY=1"), "READY=1: %r\n%s" % (ns.messages, h.output()))
+            ready = [m for m in ns.messages if "READY=1" in m][0]
+            check_in("STATUS=1 sources, 1 rules, 1 notifiers", ready)
+            check(ns.wait_for("WATCHDOG=1", timeout=5), "WATCHDOG=1: %r" % ns.messages)
+            check(ns.wait_for("alerts: 1 this run", timeout=5), "status shows the alert: %r"
+                  % ns.messages[-3:])
+            n = len(ns.messages)
+            h.send(signal.SIGHUP)
+            check(ns.wait_for("RELOADING=1"), "RELOADING=1: %r" % ns.messages)
+            check(wait_until(lambda: ns.drain() or any("READY=1" in m for m in ns.messages[n:])),
+                  "READY=1 after the reload: %r" % ns.messages[n:])
+        finally:
+            rc = h.stop(signal.SIGTERM)
+        check_eq(rc, 0, "exit status")
+        check(ns.wait_for("STOPPING=1"), "STOPPING=1: %r" % ns.messages[-3:])
+        ns.close()
+
+
 @case
 def runaway_rule_is_stopped_and_named_while_others_fire():
     feeds, hook = FeedServer(), WebhookReceiver()
