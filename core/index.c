@@ -1,11 +1,14 @@
 /*
  * index — the stored-query index. Input: compiled queries (rule_index_add) and tokenised
- * docs; output: for each doc, the rules worth evaluating. Each query is reduced to one
- * set of keys at least one of which any matching doc must contain: a term gives its stem
- * (or folded form for exact words), a wildcard the bucket of its first 2-3 characters, a
- * phrase or AND or NEAR the cheapest of its operands' sets, an OR the union of its
- * operands' sets. NOT, regexes and fuzzy words give no key; a query whose reduction has
- * none is evaluated on every doc. The reduction only ever widens what can match, so a
+ * docs; output: for each doc, the rules worth evaluating. Each query is reduced to the
+ * clauses a matching doc must satisfy, each clause a set of keys at least one of which the
+ * doc contains: a term gives its stem (or folded form for exact words), a wildcard the
+ * bucket of its first 2-3 characters, an OR one clause, the union of its operands' keys
+ * (each operand reduced to its cheapest set). Every word of a phrase and every operand of
+ * an AND or NEAR is required, so each gives its own clauses; the index keeps the two
+ * cheapest, and a rule is a candidate when the doc satisfies both (two rare words are much
+ * rarer together than either alone). NOT, regexes and fuzzy words give no key; a query with
+ * no clause is evaluated on every doc. The reduction only ever widens what can match, so a
  * candidate list never misses a rule that would match.
  */
 #include "index.h"
@@ -15,7 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { KEY_MAX = 16 + TEXT_WORD_MAX, MAX_LANGS = 8 };
+/* Wildcards are keyed by the bucket of their first 2, 3 or PREFIX_LONG characters: the
+ * longest their prefix allows, since a 3-character bucket ("neg") holds far more words than
+ * a 5-character one ("negot"). */
+enum { KEY_MAX = 16 + TEXT_WORD_MAX, MAX_LANGS = 8, PREFIX_LONG = 5 };
 
 struct ikey {
     char k[KEY_MAX];
@@ -46,11 +52,15 @@ struct rule_index {
     struct entry *tab;
     uint32_t tab_cap, tab_n;
     char langs[MAX_LANGS][8];
+    struct stem_cache *stems[MAX_LANGS]; /* per language, made on first use */
     int nlangs;
-    uint64_t *picked; /* per slot, one bit: picked for the current doc */
-    uint32_t cappicked;
+    /* Per slot, one bit each: the doc satisfies clause 0 (picked) or clause 1 (picked2) of
+     * the rule; `single` marks rules with at most one clause (clause 1 always holds). */
+    uint64_t *picked, *picked2, *single;
+    uint32_t cappicked, cappicked2, capsingle;
     int ordered;       /* rule numbers ascend with slots: no sort needed */
     uint32_t nkeys[3]; /* keys of each type ('f', 'p', 's') present in the table */
+    unsigned plens;    /* bit k set when some 'p' key has k characters */
     size_t *out;
     uint32_t capout;
 };
@@ -68,9 +78,13 @@ void rule_index_free(struct rule_index *ix)
         free(ix->tab[i].slots);
     }
     free(ix->tab);
+    for (int i = 0; i < ix->nlangs; i++)
+        stem_cache_free(ix->stems[i]);
     free(ix->rules);
     free(ix->always);
     free(ix->picked);
+    free(ix->picked2);
+    free(ix->single);
     free(ix->out);
     free(ix);
 }
@@ -144,9 +158,9 @@ static int word_key(const struct query *q, const struct qword *w, struct ikey *o
         out->cost = word_cost(w->folded, w->flen);
         return 1;
     case QW_PREFIX: {
-        size_t k = w->ncp >= 3 ? 3 : 2;
+        size_t k = w->ncp >= PREFIX_LONG ? PREFIX_LONG : w->ncp >= 3 ? 3 : 2;
         out->n = key_make(out->k, 'p', NULL, w->folded, first_chars(w->folded, w->flen, k));
-        out->cost = k == 3 ? 6 : 12;
+        out->cost = k == PREFIX_LONG ? 3 : k == 3 ? 6 : 12;
         return 1;
     }
     case QW_FUZZY:
@@ -242,6 +256,59 @@ fail:
     return -1;
 }
 
+/* The required clauses of a query, from which the index keeps the two cheapest. */
+struct clauses {
+    struct disj best[2]; /* best[0] the cheapest; none when absent */
+};
+
+static void clauses_offer(struct clauses *cl, struct disj *d)
+{
+    if (d->none) {
+        disj_free(d);
+        return;
+    }
+    if (cl->best[0].none || d->cost < cl->best[0].cost) {
+        disj_free(&cl->best[1]);
+        cl->best[1] = cl->best[0];
+        cl->best[0] = *d;
+    } else if (cl->best[1].none || d->cost < cl->best[1].cost) {
+        disj_free(&cl->best[1]);
+        cl->best[1] = *d;
+    } else {
+        disj_free(d);
+    }
+}
+
+static int collect(const struct query *q, const struct qnode *n, struct clauses *cl)
+{
+    switch (n->kind) {
+    case QN_SEQ:
+        for (size_t i = 0; i < n->nwords; i++) {
+            struct ikey k;
+            struct disj d = {NULL, 0, 1, 0};
+            if (!word_key(q, &n->words[i], &k)) continue;
+            if (disj_single(&d, &k) < 0) return -1;
+            clauses_offer(cl, &d);
+        }
+        return 0;
+    case QN_AND:
+    case QN_NEAR:
+        for (size_t i = 0; i < n->nkids; i++)
+            if (collect(q, n->kids[i], cl) < 0) return -1;
+        return 0;
+    case QN_OR: {
+        struct disj d = {NULL, 0, 1, 0};
+        if (reduce(q, n, &d) < 0) return -1;
+        clauses_offer(cl, &d);
+        return 0;
+    }
+    case QN_NOT:
+    case QN_REGEX:
+        return 0;
+    }
+    return 0;
+}
+
 static int reduce(const struct query *q, const struct qnode *n, struct disj *out)
 {
     out->none = 1;
@@ -306,6 +373,7 @@ static int key_add(struct rule_index *ix, const struct ikey *k, uint32_t slot)
         e->hash = hash;
         ix->tab_n++;
         ix->nkeys[k->k[0] == 'f' ? 0 : k->k[0] == 'p' ? 1 : 2]++;
+        if (k->k[0] == 'p') ix->plens |= 1u << text_utf8_len(k->k + 1, k->n - 1);
     }
     if (e->n && e->slots[e->n - 1] == slot) return 0; /* the same key twice in one rule */
     if (grow32((void **)&e->slots, &e->cap, sizeof *e->slots, e->n + 1) < 0) return -1;
@@ -322,45 +390,75 @@ static int lang_add(struct rule_index *ix, const char *lang)
     return 0;
 }
 
-static int has_stem_key(const struct disj *d)
+static int has_stem_key(const struct clauses *cl)
 {
-    for (size_t i = 0; i < d->n; i++)
-        if (d->v[i].k[0] == 's') return 1;
+    for (int c = 0; c < 2; c++)
+        for (size_t i = 0; i < cl->best[c].n; i++)
+            if (cl->best[c].v[i].k[0] == 's') return 1;
+    return 0;
+}
+
+static void clauses_free(struct clauses *cl)
+{
+    disj_free(&cl->best[0]);
+    disj_free(&cl->best[1]);
+}
+
+static void set_bit(uint64_t *bits, uint32_t slot)
+{
+    bits[slot / 64] |= 1ull << (slot % 64);
+}
+
+/* Grow the per-slot bit sets for one more rule (new words start cleared). */
+static int grow_bits(struct rule_index *ix)
+{
+    uint32_t need = ix->nrules / 64 + 1, old = ix->capsingle;
+    if (grow32((void **)&ix->picked, &ix->cappicked, sizeof *ix->picked, need) < 0 ||
+        grow32((void **)&ix->picked2, &ix->cappicked2, sizeof *ix->picked2, need) < 0 ||
+        grow32((void **)&ix->single, &ix->capsingle, sizeof *ix->single, need) < 0)
+        return -1;
+    if (ix->capsingle > old)
+        memset(ix->single + old, 0, (ix->capsingle - old) * sizeof *ix->single);
     return 0;
 }
 
 int rule_index_add(struct rule_index *ix, size_t rule, const struct query *q)
 {
-    if (ix->nrules == UINT32_MAX - 1) return -1;
+    if (ix->nrules >= UINT32_MAX / 2 - 1) return -1; /* postings hold slot * 2 + clause */
     if (grow32((void **)&ix->rules, &ix->caprules, sizeof *ix->rules, ix->nrules + 1) < 0 ||
-        grow32((void **)&ix->picked, &ix->cappicked, sizeof *ix->picked, ix->nrules / 64 + 1) < 0)
+        grow_bits(ix) < 0)
         return -1;
     uint32_t slot = ix->nrules;
-    struct disj d = {NULL, 0, 1, 0};
-    if (q && reduce(q, q->root, &d) < 0) return -1;
-    int always = d.none;
-    if (!always && has_stem_key(&d)) {
+    struct clauses cl = {{{NULL, 0, 1, 0}, {NULL, 0, 1, 0}}};
+    if (q && collect(q, q->root, &cl) < 0) {
+        clauses_free(&cl);
+        return -1;
+    }
+    int always = cl.best[0].none;
+    if (!always && has_stem_key(&cl)) {
         int r = lang_add(ix, q->lang);
         if (r < 0) {
-            disj_free(&d);
+            clauses_free(&cl);
             return -1;
         }
         always = r > 0;
     }
     if (always) {
         if (grow32((void **)&ix->always, &ix->capalways, sizeof *ix->always, ix->nalways + 1) < 0) {
-            disj_free(&d);
+            clauses_free(&cl);
             return -1;
         }
         ix->always[ix->nalways++] = slot;
     } else {
-        for (size_t i = 0; i < d.n; i++)
-            if (key_add(ix, &d.v[i], slot) < 0) {
-                disj_free(&d);
-                return -1;
-            }
+        for (int c = 0; c < 2; c++)
+            for (size_t i = 0; i < cl.best[c].n; i++)
+                if (key_add(ix, &cl.best[c].v[i], slot * 2 + (uint32_t)c) < 0) {
+                    clauses_free(&cl);
+                    return -1;
+                }
     }
-    disj_free(&d);
+    if (always || cl.best[1].none) set_bit(ix->single, slot);
+    clauses_free(&cl);
     if (slot == 0)
         ix->ordered = 1;
     else if (rule <= ix->rules[slot - 1])
@@ -372,17 +470,14 @@ int rule_index_add(struct rule_index *ix, size_t rule, const struct query *q)
 
 /* ---- candidates ---- */
 
-static void pick_slot(struct rule_index *ix, uint32_t slot)
-{
-    ix->picked[slot / 64] |= 1ull << (slot % 64);
-}
-
 static void pick_key(struct rule_index *ix, const char *k, size_t n)
 {
     const struct entry *e = lookup(ix, k, n, qhash(k, n));
     if (!e || !e->key) return;
-    for (uint32_t i = 0; i < e->n; i++)
-        pick_slot(ix, e->slots[i]);
+    for (uint32_t i = 0; i < e->n; i++) {
+        uint32_t p = e->slots[i];
+        set_bit(p & 1 ? ix->picked2 : ix->picked, p >> 1);
+    }
 }
 
 static int cmp_size(const void *a, const void *b)
@@ -398,12 +493,17 @@ static int pick_doc_keys(struct rule_index *ix, struct doc *d)
         const struct dword *dw = &d->words[w];
         if (ix->nkeys[0]) pick_key(ix, k, key_make(k, 'f', NULL, dw->s, dw->len));
         if (!ix->nkeys[1]) continue;
-        pick_key(ix, k, key_make(k, 'p', NULL, dw->s, first_chars(dw->s, dw->len, 2)));
-        if (dw->ncp >= 3)
-            pick_key(ix, k, key_make(k, 'p', NULL, dw->s, first_chars(dw->s, dw->len, 3)));
+        static const unsigned lens[] = {2, 3, PREFIX_LONG};
+        for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
+            if ((ix->plens >> lens[i]) & 1u && dw->ncp >= lens[i])
+                pick_key(ix, k,
+                         key_make(k, 'p', NULL, dw->s, first_chars(dw->s, dw->len, lens[i])));
     }
     for (int l = 0; l < ix->nlangs && ix->nkeys[2]; l++) {
-        struct stemmap *m = doc_stems(d, ix->langs[l]);
+        if (!ix->stems[l]) ix->stems[l] = stem_cache_new(ix->langs[l]);
+        /* without a cache (out of memory) the doc still gets its stems, only slower */
+        struct stemmap *m =
+            ix->stems[l] ? doc_stems_cached(d, ix->stems[l]) : doc_stems(d, ix->langs[l]);
         if (!m) return -1;
         for (uint32_t s = 0; s < m->nstems; s++)
             pick_key(ix, k, key_make(k, 's', ix->langs[l], m->stem_s[s], m->stem_len[s]));
@@ -418,12 +518,14 @@ long rule_index_candidates(struct rule_index *ix, struct doc *d, const size_t **
     if (ix->nrules == 0) return 0;
     uint32_t nwords64 = (ix->nrules + 63) / 64;
     memset(ix->picked, 0, nwords64 * sizeof *ix->picked);
+    memset(ix->picked2, 0, nwords64 * sizeof *ix->picked2);
     for (uint32_t i = 0; i < ix->nalways; i++)
-        pick_slot(ix, ix->always[i]);
+        set_bit(ix->picked, ix->always[i]);
     if (ix->tab_n && pick_doc_keys(ix, d) < 0) return -1;
     size_t n = 0;
     for (uint32_t i = 0; i < nwords64; i++)
-        for (uint64_t bits = ix->picked[i]; bits; bits &= bits - 1)
+        for (uint64_t bits = ix->picked[i] & (ix->picked2[i] | ix->single[i]); bits;
+             bits &= bits - 1)
             ix->out[n++] = ix->rules[i * 64 + (uint32_t)__builtin_ctzll(bits)];
     if (!ix->ordered) {
         qsort(ix->out, n, sizeof *ix->out, cmp_size);

@@ -106,10 +106,10 @@ static int wtab_rehash(struct doc *d)
     return 0;
 }
 
-uint32_t doc_word_id(const struct doc *d, const char *w, size_t n)
+/* The id of folded word w (whose qhash is `hash`), or UINT32_MAX. */
+static uint32_t word_find(const struct doc *d, const char *w, size_t n, uint32_t hash)
 {
     if (!d->wtab_cap) return UINT32_MAX;
-    uint32_t hash = qhash(w, n);
     uint32_t h = hash & (d->wtab_cap - 1);
     for (uint32_t id; (id = d->wtab[h]); h = (h + 1) & (d->wtab_cap - 1)) {
         const struct dword *dw = &d->words[id - 1];
@@ -118,17 +118,15 @@ uint32_t doc_word_id(const struct doc *d, const char *w, size_t n)
     return UINT32_MAX;
 }
 
-static uint64_t char_mask(const char *s, size_t n)
+uint32_t doc_word_id(const struct doc *d, const char *w, size_t n)
 {
-    uint64_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        m |= 1ull << ((unsigned char)s[i] & 63);
-    return m;
+    return word_find(d, w, n, qhash(w, n));
 }
 
 static uint32_t word_add(struct doc *d, const char *w, size_t n)
 {
-    uint32_t id = doc_word_id(d, w, n);
+    uint32_t hash = qhash(w, n);
+    uint32_t id = word_find(d, w, n, hash);
     if (id != UINT32_MAX) return id;
     if ((d->nwords + 1) * 2 > d->wtab_cap && wtab_rehash(d) < 0) return UINT32_MAX;
     if (grow((void **)&d->words, &d->capwords, sizeof *d->words, d->nwords + 1) < 0)
@@ -139,11 +137,11 @@ static uint32_t word_add(struct doc *d, const char *w, size_t n)
     struct dword *dw = &d->words[id];
     dw->s = s;
     dw->len = (uint32_t)n;
-    dw->hash = qhash(w, n);
+    dw->hash = hash;
     dw->npos = 0;
     dw->pos_off = 0;
     dw->ncp = (uint32_t)text_utf8_len(w, n);
-    dw->cmask = char_mask(w, n);
+    dw->cmask = qchar_mask(w, n);
     uint32_t h = dw->hash & (d->wtab_cap - 1);
     while (d->wtab[h])
         h = (h + 1) & (d->wtab_cap - 1);
@@ -248,16 +246,21 @@ void doc_free(struct doc *d)
     free(d->words);
     free(d->wtab);
     free(d->wpos);
-    free(d->sorted);
+    free(d->pfx_head);
+    free(d->pfx_next);
+    free(d->sfx_head);
+    free(d->sfx_next);
+    free(d->bylen);
+    free(d->bylen_off);
     arena_free(&d->arena);
     free(d);
 }
 
 /* ---- stems ---- */
 
-uint32_t stemmap_id(const struct stemmap *m, const char *s, size_t n)
+/* The id of stem s (whose qhash is `hash`), or UINT32_MAX. */
+static uint32_t stem_find(const struct stemmap *m, const char *s, size_t n, uint32_t hash)
 {
-    uint32_t hash = qhash(s, n);
     for (uint32_t h = hash & (m->tab_cap - 1), id; (id = m->tab[h]);
          h = (h + 1) & (m->tab_cap - 1)) {
         id--;
@@ -267,7 +270,90 @@ uint32_t stemmap_id(const struct stemmap *m, const char *s, size_t n)
     return UINT32_MAX;
 }
 
-static int stemmap_fill(struct doc *d, struct stemmap *m, struct text_stemmer *st)
+uint32_t stemmap_id(const struct stemmap *m, const char *s, size_t n)
+{
+    return stem_find(m, s, n, qhash(s, n));
+}
+
+/* ---- the stem cache ---- */
+
+enum { STEM_CACHE_MAX = 1 << 16 }; /* words kept before the cache starts over */
+
+struct stem_entry {
+    const char *w, *s; /* folded word and its stem, in the cache's arena; w NULL: empty */
+    uint32_t wlen, slen, hash;
+};
+
+struct stem_cache {
+    char lang[8];
+    struct text_stemmer *st; /* NULL when the language has no stemmer ("") */
+    struct arena arena;
+    struct stem_entry *tab; /* open addressing, 2 * STEM_CACHE_MAX slots */
+    uint32_t n;
+};
+
+struct stem_cache *stem_cache_new(const char *lang)
+{
+    struct stem_cache *sc = calloc(1, sizeof *sc);
+    if (!sc) return NULL;
+    snprintf(sc->lang, sizeof sc->lang, "%s", lang);
+    arena_init(&sc->arena);
+    sc->tab = calloc(2 * STEM_CACHE_MAX, sizeof *sc->tab);
+    sc->st = lang[0] ? text_stemmer_new(lang) : NULL;
+    if (!sc->tab || (lang[0] && !sc->st)) {
+        stem_cache_free(sc);
+        return NULL;
+    }
+    return sc;
+}
+
+void stem_cache_free(struct stem_cache *sc)
+{
+    if (!sc) return;
+    text_stemmer_free(sc->st);
+    arena_free(&sc->arena);
+    free(sc->tab);
+    free(sc);
+}
+
+/* Start over once full; only between docs, while no stem of the cache is in use. */
+static void stem_cache_trim(struct stem_cache *sc)
+{
+    if (sc->n < STEM_CACHE_MAX) return;
+    arena_free(&sc->arena);
+    arena_init(&sc->arena);
+    memset(sc->tab, 0, 2 * STEM_CACHE_MAX * sizeof *sc->tab);
+    sc->n = 0;
+}
+
+/* The stem of folded word w[0..n) (qhash `hash`); valid until the next stem_cache_trim. A
+ * full cache (or a failed copy) still answers, from the stemmer's buffer, without keeping
+ * the word. */
+static const char *stem_cached(struct stem_cache *sc, const char *w, size_t n, uint32_t hash,
+                               size_t *slen)
+{
+    const uint32_t mask = 2 * STEM_CACHE_MAX - 1;
+    uint32_t i = hash & mask;
+    for (; sc->tab[i].w; i = (i + 1) & mask) {
+        const struct stem_entry *e = &sc->tab[i];
+        if (e->hash == hash && e->wlen == n && !memcmp(e->w, w, n)) {
+            *slen = e->slen;
+            return e->s;
+        }
+    }
+    const char *s = sc->st ? text_stem(sc->st, w, n, slen) : (*slen = n, w);
+    if (sc->n >= STEM_CACHE_MAX) return s;
+    char *wc = arena_strndup(&sc->arena, w, n);
+    const char *sc_s =
+        wc && (*slen != n || memcmp(s, w, n)) ? arena_strndup(&sc->arena, s, *slen) : wc;
+    if (!wc || !sc_s) return s;
+    sc->tab[i] = (struct stem_entry){wc, sc_s, (uint32_t)n, (uint32_t)*slen, hash};
+    sc->n++;
+    return sc_s;
+}
+
+static int stemmap_fill(struct doc *d, struct stemmap *m, struct text_stemmer *st,
+                        struct stem_cache *sc)
 {
     uint32_t nw = d->nwords;
     m->tab_cap = 16;
@@ -287,15 +373,19 @@ static int stemmap_fill(struct doc *d, struct stemmap *m, struct text_stemmer *s
     for (uint32_t w = 0; w < nw; w++) {
         const struct dword *dw = &d->words[w];
         size_t sl = dw->len;
-        const char *s = st ? text_stem(st, dw->s, dw->len, &sl) : dw->s;
-        uint32_t id = stemmap_id(m, s, sl);
+        const char *s = sc   ? stem_cached(sc, dw->s, dw->len, dw->hash, &sl)
+                        : st ? text_stem(st, dw->s, dw->len, &sl)
+                             : dw->s;
+        if (s != dw->s && sl == dw->len && !memcmp(s, dw->s, sl)) s = dw->s; /* unchanged */
+        uint32_t hash = s == dw->s ? dw->hash : qhash(s, sl);
+        uint32_t id = stem_find(m, s, sl, hash);
         if (id == UINT32_MAX) {
             id = m->nstems++;
             const char *copy = s == dw->s ? dw->s : arena_strndup(&d->arena, s, sl);
             if (!copy) return -1;
             m->stem_s[id] = copy;
             m->stem_len[id] = (uint32_t)sl;
-            m->stem_hash[id] = qhash(s, sl);
+            m->stem_hash[id] = hash;
             uint32_t h = m->stem_hash[id] & (m->tab_cap - 1);
             while (m->tab[h])
                 h = (h + 1) & (m->tab_cap - 1);
@@ -317,7 +407,7 @@ static int stemmap_fill(struct doc *d, struct stemmap *m, struct text_stemmer *s
     return 0;
 }
 
-struct stemmap *doc_stems(struct doc *d, const char *lang)
+static struct stemmap *stems_build(struct doc *d, const char *lang, struct stem_cache *sc)
 {
     for (int i = 0; i < d->nstems; i++)
         if (!strcmp(d->stems[i]->lang, lang)) return d->stems[i];
@@ -330,15 +420,31 @@ struct stemmap *doc_stems(struct doc *d, const char *lang)
     struct stemmap *m = calloc(1, sizeof *m);
     if (!m) return NULL;
     snprintf(m->lang, sizeof m->lang, "%s", lang);
-    struct text_stemmer *st = lang[0] ? text_stemmer_new(lang) : NULL;
-    int rc = (lang[0] && !st) ? -1 : stemmap_fill(d, m, st);
-    text_stemmer_free(st);
+    int rc;
+    if (sc) {
+        stem_cache_trim(sc);
+        rc = stemmap_fill(d, m, NULL, sc);
+    } else {
+        struct text_stemmer *st = lang[0] ? text_stemmer_new(lang) : NULL;
+        rc = (lang[0] && !st) ? -1 : stemmap_fill(d, m, st, NULL);
+        text_stemmer_free(st);
+    }
     if (rc < 0) {
         stemmap_free(m);
         return NULL;
     }
     d->stems[d->nstems++] = m;
     return m;
+}
+
+struct stemmap *doc_stems(struct doc *d, const char *lang)
+{
+    return stems_build(d, lang, NULL);
+}
+
+struct stemmap *doc_stems_cached(struct doc *d, struct stem_cache *sc)
+{
+    return stems_build(d, sc->lang, sc);
 }
 
 /* ---- evaluation ---- */
@@ -389,11 +495,11 @@ static int rword_init(struct ectx *c, const struct qword *w, struct rword *r)
     r->w = w;
     r->id = UINT32_MAX;
     if (w->kind == QW_EXACT) {
-        r->id = doc_word_id(c->d, w->folded, w->flen);
+        r->id = word_find(c->d, w->folded, w->flen, w->fhash);
     } else if (w->kind == QW_STEM) {
         struct stemmap *m = ctx_stems(c);
         if (!m) return -1;
-        r->id = stemmap_id(m, w->stem, w->slen);
+        r->id = stem_find(m, w->stem, w->slen, w->shash);
     }
     return 0;
 }
@@ -449,6 +555,14 @@ static int to_cps(const char *s, size_t n, int32_t *out, int cap)
     return k;
 }
 
+/* 1 when more than `k` (0 to 2) bits of x are set; popcount without the CPU instruction. */
+static int bits_above(uint64_t x, int k)
+{
+    for (int i = 0; i < k && x; i++)
+        x &= x - 1;
+    return x != 0;
+}
+
 static int fuzzy_ok(const struct qword *w, const struct dword *dw)
 {
     int dn = (int)dw->ncp - (int)w->ncp;
@@ -457,9 +571,8 @@ static int fuzzy_ok(const struct qword *w, const struct dword *dw)
     int n, m;
     if (w->ncp == w->flen && dw->ncp == dw->len) { /* ASCII: no decoding needed */
         /* each edit adds or removes at most one distinct character on either side */
-        uint64_t qm = char_mask(w->folded, w->flen);
-        if (__builtin_popcountll(qm & ~dw->cmask) > w->dist ||
-            __builtin_popcountll(dw->cmask & ~qm) > w->dist)
+        if (bits_above(w->cmask & ~dw->cmask, w->dist) ||
+            bits_above(dw->cmask & ~w->cmask, w->dist))
             return 0;
         n = (int)w->flen;
         m = (int)dw->len;
@@ -489,12 +602,6 @@ static int word_ok(struct ectx *c, const struct rword *r, uint32_t word)
         return fuzzy_ok(w, dw);
     }
     return 0;
-}
-
-static int cmp_word(const void *a, const void *b, void *arg)
-{
-    const struct doc *d = arg;
-    return strcmp(d->words[*(const uint32_t *)a].s, d->words[*(const uint32_t *)b].s);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -530,41 +637,188 @@ static int merge_words(struct ectx *c, const uint32_t *ids, size_t n, const uint
     return 0;
 }
 
+/* Bytes of the first two characters of s[0..n), or 0 when it has fewer. */
+static size_t two_chars(const char *s, size_t n)
+{
+    size_t i = 0;
+    for (int k = 0; k < 2; k++) {
+        if (i >= n) return 0;
+        i++;
+        while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80)
+            i++;
+    }
+    return i;
+}
+
+/* Bytes of the last two characters of s[0..n), or 0 when it has fewer. */
+static size_t last_two(const char *s, size_t n)
+{
+    size_t i = n;
+    for (int k = 0; k < 2; k++) {
+        if (i == 0) return 0;
+        i--;
+        while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80)
+            i--;
+    }
+    return n - i;
+}
+
+static uint32_t table_cap(const struct doc *d)
+{
+    uint32_t cap = 16;
+    while (cap < d->nwords)
+        cap *= 2;
+    return cap;
+}
+
+/* Chain the doc's words by their first (or last) two characters: a wildcard then only
+ * compares the words of its chain, a fuzzy word those of two chains. */
+static int ends_table(struct doc *d, int last, uint32_t **headp, uint32_t **nextp)
+{
+    uint32_t cap = table_cap(d);
+    uint32_t *head = calloc(cap, sizeof *head);
+    uint32_t *next = malloc(((size_t)d->nwords + 1) * sizeof *next);
+    *headp = head;
+    *nextp = next;
+    if (!head || !next) return -1;
+    d->pfx_cap = cap;
+    for (uint32_t i = 0; i < d->nwords; i++) {
+        const struct dword *dw = &d->words[i];
+        size_t k = last ? last_two(dw->s, dw->len) : two_chars(dw->s, dw->len);
+        next[i] = 0;
+        if (k == 0) continue;
+        uint32_t h = qhash(dw->s + (last ? dw->len - k : 0), k) & (cap - 1);
+        next[i] = head[h];
+        head[h] = i + 1;
+    }
+    return 0;
+}
+
+/* memcmp(a, b, n) == 0 for the few bytes of word ends and prefixes, without a call. */
+static int same_bytes(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
+/* A growing list of word ids in scratch memory; the first id needs no allocation. */
+struct idvec {
+    uint32_t *v;
+    size_t n, cap;
+    uint32_t one;
+};
+
+static int idvec_push(struct ectx *c, struct idvec *iv, uint32_t id)
+{
+    if (iv->n == 0) {
+        iv->one = id;
+        iv->v = &iv->one;
+        iv->n = iv->cap = 1;
+        return 0;
+    }
+    if (iv->n == iv->cap) {
+        size_t nc = iv->cap * 4;
+        uint32_t *m = scratch_alloc(c->d, nc * sizeof *m);
+        if (!m) return c->oom = 1, -1;
+        memcpy(m, iv->v, iv->n * sizeof *m);
+        iv->v = m;
+        iv->cap = nc;
+    }
+    iv->v[iv->n++] = id;
+    return 0;
+}
+
 static int prefix_words(struct ectx *c, const struct qword *w, const uint32_t **v, size_t *nv)
 {
     struct doc *d = c->d;
-    if (!d->sorted && d->nwords) {
-        d->sorted = malloc(d->nwords * sizeof *d->sorted);
-        if (!d->sorted) return c->oom = 1, -1;
-        for (uint32_t i = 0; i < d->nwords; i++)
-            d->sorted[i] = i;
-        qsort_r(d->sorted, d->nwords, sizeof *d->sorted, cmp_word, d);
-    }
-    size_t lo = 0, hi = d->nwords;
-    while (lo < hi) { /* first word >= prefix */
-        size_t mid = (lo + hi) / 2;
-        if (strncmp(d->words[d->sorted[mid]].s, w->folded, w->flen) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    size_t end = lo;
-    while (end < d->nwords && !strncmp(d->words[d->sorted[end]].s, w->folded, w->flen))
-        end++;
     *nv = 0;
-    if (end == lo) return 0;
-    return merge_words(c, d->sorted + lo, end - lo, v, nv);
+    if (!d->nwords) return 0;
+    if (!d->pfx_head && ends_table(d, 0, &d->pfx_head, &d->pfx_next) < 0) return c->oom = 1, -1;
+    size_t k = two_chars(w->folded, w->flen);
+    if (k == 0) return 0;
+    struct idvec iv = {NULL, 0, 0, 0};
+    for (uint32_t id = d->pfx_head[qhash(w->folded, k) & (d->pfx_cap - 1)]; id;
+         id = d->pfx_next[id - 1]) {
+        const struct dword *dw = &d->words[id - 1];
+        if (dw->len < w->flen || !same_bytes(dw->s, w->folded, w->flen)) continue;
+        if (idvec_push(c, &iv, id - 1) < 0) return -1;
+    }
+    if (iv.n == 0) return 0;
+    return merge_words(c, iv.v, iv.n, v, nv);
+}
+
+enum { LEN_BUCKETS = TEXT_WORD_MAX + 2 }; /* lengths 0..TEXT_WORD_MAX, longer share the last */
+
+static uint32_t len_bucket(uint32_t ncp)
+{
+    return ncp < LEN_BUCKETS - 1 ? ncp : LEN_BUCKETS - 1;
+}
+
+/* Group the doc's words by length (a counting sort): a fuzzy word at distance k only needs
+ * the words within k characters of its own length. */
+static int length_table(struct doc *d)
+{
+    d->bylen_off = calloc(LEN_BUCKETS + 1, sizeof *d->bylen_off);
+    d->bylen = malloc(((size_t)d->nwords + 1) * sizeof *d->bylen);
+    if (!d->bylen_off || !d->bylen) return -1;
+    for (uint32_t i = 0; i < d->nwords; i++)
+        d->bylen_off[len_bucket(d->words[i].ncp) + 1]++;
+    for (uint32_t b = 0; b < LEN_BUCKETS; b++)
+        d->bylen_off[b + 1] += d->bylen_off[b];
+    uint32_t fill[LEN_BUCKETS];
+    memcpy(fill, d->bylen_off, sizeof fill);
+    for (uint32_t i = 0; i < d->nwords; i++)
+        d->bylen[fill[len_bucket(d->words[i].ncp)]++] = i;
+    return 0;
+}
+
+/* A word within one edit of a word of 5 or more characters keeps its first two or its last
+ * two characters (an edit at position 0 or 1 leaves positions n-2 and n-1 alone), so only
+ * the words of those two chains can match. */
+static int fuzzy_by_ends(struct ectx *c, const struct qword *w, const uint32_t **v, size_t *nv)
+{
+    struct doc *d = c->d;
+    if ((!d->pfx_head && ends_table(d, 0, &d->pfx_head, &d->pfx_next) < 0) ||
+        (!d->sfx_head && ends_table(d, 1, &d->sfx_head, &d->sfx_next) < 0))
+        return c->oom = 1, -1;
+    size_t p2 = two_chars(w->folded, w->flen), s2 = last_two(w->folded, w->flen);
+    const char *tail = w->folded + w->flen - s2;
+    struct idvec iv = {NULL, 0, 0, 0};
+    for (uint32_t id = d->pfx_head[qhash(w->folded, p2) & (d->pfx_cap - 1)]; id;
+         id = d->pfx_next[id - 1]) {
+        const struct dword *dw = &d->words[id - 1];
+        if (dw->len < p2 || !same_bytes(dw->s, w->folded, p2) || !fuzzy_ok(w, dw)) continue;
+        if (idvec_push(c, &iv, id - 1) < 0) return -1;
+    }
+    for (uint32_t id = d->sfx_head[qhash(tail, s2) & (d->pfx_cap - 1)]; id;
+         id = d->sfx_next[id - 1]) {
+        const struct dword *dw = &d->words[id - 1];
+        if (dw->len < s2 || !same_bytes(dw->s + dw->len - s2, tail, s2)) continue;
+        if (dw->len >= p2 && same_bytes(dw->s, w->folded, p2)) continue; /* in the first chain */
+        if (!fuzzy_ok(w, dw)) continue;
+        if (idvec_push(c, &iv, id - 1) < 0) return -1;
+    }
+    if (iv.n == 0) return 0;
+    return merge_words(c, iv.v, iv.n, v, nv);
 }
 
 static int fuzzy_words(struct ectx *c, const struct qword *w, const uint32_t **v, size_t *nv)
 {
     struct doc *d = c->d;
-    uint32_t *ids = scratch_alloc(d, (size_t)d->nwords * sizeof *ids + 1);
+    *nv = 0;
+    if (!d->nwords) return 0;
+    if (w->dist == 1 && w->ncp >= 5) return fuzzy_by_ends(c, w, v, nv);
+    if (!d->bylen && length_table(d) < 0) return c->oom = 1, -1;
+    uint32_t ncp = (uint32_t)w->ncp, dist = (uint32_t)w->dist;
+    uint32_t lo = len_bucket(ncp > dist ? ncp - dist : 0), hi = len_bucket(ncp + dist);
+    uint32_t from = d->bylen_off[lo], to = d->bylen_off[hi + 1];
+    if (from == to) return 0;
+    uint32_t *ids = scratch_alloc(d, (size_t)(to - from) * sizeof *ids);
     if (!ids) return c->oom = 1, -1;
     size_t n = 0;
-    for (uint32_t i = 0; i < d->nwords; i++)
-        if (fuzzy_ok(w, &d->words[i])) ids[n++] = i;
-    *nv = 0;
+    for (uint32_t i = from; i < to; i++)
+        if (fuzzy_ok(w, &d->words[d->bylen[i]])) ids[n++] = d->bylen[i];
     if (n == 0) return 0;
     return merge_words(c, ids, n, v, nv);
 }

@@ -9,6 +9,7 @@
  */
 #include "query_impl.h"
 
+#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,14 @@ uint32_t qhash(const char *s, size_t n)
         h *= 16777619u;
     }
     return h;
+}
+
+uint64_t qchar_mask(const char *s, size_t n)
+{
+    uint64_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m |= 1ull << ((unsigned char)s[i] & 63);
+    return m;
 }
 
 int qnode_positional(const struct qnode *n)
@@ -429,6 +438,8 @@ static int fill_word(struct parser *p, struct qword *w, const struct text_token 
     w->folded = f;
     w->flen = t->folded_len;
     w->ncp = text_utf8_len(f, w->flen);
+    w->fhash = qhash(f, w->flen);
+    w->cmask = qchar_mask(f, w->flen);
     if (prefix) {
         if (w->ncp < 2) {
             perr(p, at, "wildcard needs at least 2 characters before '*'", NULL);
@@ -451,6 +462,7 @@ static int fill_word(struct parser *p, struct qword *w, const struct text_token 
     w->stem = arena_strndup(&p->q->arena, st, sl);
     if (!w->stem) return perr(p, at, "out of memory", NULL), -1;
     w->slen = sl;
+    w->shash = qhash(w->stem, sl);
     w->kind = QW_STEM;
     return 0;
 }
@@ -883,6 +895,95 @@ const char *query_source(const struct query *q)
     return q->src;
 }
 
+/* ---- packing: a compiled query moved into one allocation ----
+ * Parsing leaves a query's nodes in an arena whose first block is a page; with thousands of
+ * rules every evaluation would start with a TLB and cache miss. Packing copies the tree
+ * depth-first (each node followed by its words and strings, then its kids) into one block
+ * of the exact size, so a rule set is dense and a query is read front to back. */
+
+struct packer {
+    char *base; /* NULL: only measure */
+    size_t off;
+};
+
+static void *pk_take(struct packer *k, size_t n, size_t align)
+{
+    k->off = (k->off + align - 1) & ~(align - 1);
+    void *p = k->base ? k->base + k->off : NULL;
+    k->off += n;
+    return p;
+}
+
+static const char *pk_str(struct packer *k, const char *s, size_t n)
+{
+    char *p = pk_take(k, n + 1, 1);
+    if (!p) return NULL;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+static struct qnode *pk_node(struct packer *k, const struct qnode *n)
+{
+    struct qnode *m = pk_take(k, sizeof *m, alignof(struct qnode));
+    struct qnode **kids =
+        n->nkids ? pk_take(k, n->nkids * sizeof *kids, alignof(struct qnode *)) : NULL;
+    struct qword *words =
+        n->nwords ? pk_take(k, n->nwords * sizeof *words, alignof(struct qword)) : NULL;
+    if (m) {
+        *m = *n;
+        m->kids = kids;
+        m->words = words;
+    }
+    for (size_t i = 0; i < n->nwords; i++) {
+        const struct qword *w = &n->words[i];
+        const char *f = pk_str(k, w->folded, w->flen);
+        const char *st = w->stem ? pk_str(k, w->stem, w->slen) : NULL;
+        if (!words) continue;
+        words[i] = *w;
+        words[i].folded = f;
+        words[i].stem = st;
+    }
+    const char *term = n->term ? pk_str(k, n->term, strlen(n->term)) : NULL;
+    if (m) m->term = term;
+    for (size_t i = 0; i < n->nkids; i++) {
+        struct qnode *kid = pk_node(k, n->kids[i]);
+        if (kids) kids[i] = kid;
+    }
+    return m;
+}
+
+/* Lay the query out in one block: header, source, regex list, tree. The result replaces q
+ * (freed); when out of memory q is returned as it is, which only costs speed. */
+static struct query *pack(struct query *q)
+{
+    size_t srclen = strlen(q->src);
+    struct packer k = {NULL, sizeof *q};
+    pk_str(&k, q->src, srclen);
+    for (const struct qregex *r = q->regexes; r; r = r->next)
+        pk_take(&k, sizeof *r, alignof(struct qregex));
+    pk_node(&k, q->root);
+    char *base = malloc(k.off);
+    if (!base) return q;
+    struct query *nq = (struct query *)base;
+    *nq = *q;
+    arena_init(&nq->arena);
+    k = (struct packer){base, sizeof *nq};
+    nq->src = pk_str(&k, q->src, srclen);
+    struct qregex **tail = &nq->regexes;
+    for (const struct qregex *r = q->regexes; r; r = r->next) {
+        struct qregex *c = pk_take(&k, sizeof *c, alignof(struct qregex));
+        c->re = r->re;
+        *tail = c;
+        tail = &c->next;
+    }
+    *tail = NULL;
+    nq->root = pk_node(&k, q->root);
+    arena_free(&q->arena); /* the regex codes now belong to nq's list */
+    free(q);
+    return nq;
+}
+
 static int compile(const char *src, const struct concepts *c, const struct query_options *opt,
                    int in_form, struct query **out, struct query_error *err)
 {
@@ -943,7 +1044,7 @@ static int compile(const char *src, const struct concepts *c, const struct query
         query_free(q);
         return -1;
     }
-    *out = q;
+    *out = pack(q);
     return 0;
 }
 

@@ -40,6 +40,10 @@ struct qword {
     size_t slen;
     int dist;   /* QW_FUZZY: maximum edit distance, 1 or 2 */
     size_t ncp; /* characters in `folded` */
+    /* Computed once at compile time because every candidate doc needs them: */
+    uint32_t fhash; /* qhash of `folded` */
+    uint32_t shash; /* QW_STEM: qhash of `stem` */
+    uint64_t cmask; /* bit (c & 63) set for each byte c of `folded` (fuzzy filter) */
 };
 
 enum qnode_kind { QN_AND, QN_OR, QN_NOT, QN_NEAR, QN_SEQ, QN_REGEX };
@@ -119,7 +123,15 @@ struct doc {
     uint32_t *wtab; /* open addressing: word id + 1, 0 empty */
     uint32_t wtab_cap;
     uint32_t *wpos;
-    uint32_t *sorted; /* word ids sorted by folded form, built on first prefix lookup */
+    /* Words chained by the hash of their first two characters (bucket: word id + 1, 0
+     * ends a chain), built on the first wildcard lookup. */
+    uint32_t *pfx_head, *pfx_next;
+    uint32_t pfx_cap;
+    /* The same by their last two characters, built on the first fuzzy lookup. */
+    uint32_t *sfx_head, *sfx_next;
+    /* Word ids grouped by length in characters (bylen_off[n]..bylen_off[n + 1] holds the
+     * words of n characters), built on the first fuzzy lookup. */
+    uint32_t *bylen, *bylen_off;
     struct stemmap *stems[8];
     int nstems;
     struct scratch_chunk *scratch, *scratch_cur;
@@ -129,6 +141,8 @@ struct doc {
 
 /* FNV-1a; used for words, stems and index keys. */
 uint32_t qhash(const char *s, size_t n);
+/* Bit (c & 63) set for each byte c of s[0..n): a cheap filter for edit distances. */
+uint64_t qchar_mask(const char *s, size_t n);
 /* The id of folded word w in the doc, or UINT32_MAX. */
 uint32_t doc_word_id(const struct doc *d, const char *w, size_t n);
 /* The doc's stems in language `lang` ("" for none), computed on first use; NULL when out
@@ -136,5 +150,17 @@ uint32_t doc_word_id(const struct doc *d, const char *w, size_t n);
 struct stemmap *doc_stems(struct doc *d, const char *lang);
 /* The id of stem s in the map, or UINT32_MAX. */
 uint32_t stemmap_id(const struct stemmap *m, const char *s, size_t n);
+
+/* Stems of the words seen in many docs, in one language, so that a word is stemmed once
+ * rather than once per doc (Snowball is the dearest step of tokenising). The index owns
+ * one per language it looks stems up in. */
+struct stem_cache;
+
+/* A cache for language `lang` ("" for none); NULL when out of memory or unsupported. */
+struct stem_cache *stem_cache_new(const char *lang);
+/* Release a cache. NULL is allowed. */
+void stem_cache_free(struct stem_cache *sc);
+/* doc_stems() in the cache's language, stemming through the cache. */
+struct stemmap *doc_stems_cached(struct doc *d, struct stem_cache *sc);
 
 #endif
