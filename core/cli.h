@@ -26,6 +26,21 @@ int cli_parse(const char *target, int json);
 /* Load and validate a config; print a summary. 0 or 78. */
 int cli_check(const char *config_path);
 
+struct cli_control_opts {
+    const char *cmd;  /* "status", "reload", "history", "fetch-now", "pause", "resume", "metrics" */
+    const char *name; /* source or rule for pause/resume, source for fetch-now (NULL: all) */
+    const char *rule; /* history --rule */
+    long long since_s; /* history --since, seconds back; 0: all */
+    long limit;        /* history --limit */
+    int json;
+    const char *socket_path; /* --socket; NULL: the default path */
+    const char *state_dir;   /* --state, for the default path when $XDG_RUNTIME_DIR is unset */
+};
+
+/* Ask the running daemon through its control socket and print the answer. 0, 1 when the
+ * daemon refused the request, 69 when no daemon answers. */
+int cli_control(const struct cli_control_opts *o);
+
 /* List the loaded plugins and their options. */
 int cli_plugins(void);
 

@@ -625,6 +625,7 @@ static int l_options(lua_State *L)
     static const char *const keys[] = {"state_dir",      "log_level",    "user_agent", "every",
                                        "max_concurrent", "max_per_host", "max_document_bytes",
                                        "max_items",      "max_depth",    "proxy",
+                                       "retention",
                                        NULL};
     struct loader *ld = lua_touserdata(L, lua_upvalueindex(1));
     struct config *cfg = ld->cfg;
@@ -658,6 +659,8 @@ static int l_options(lua_State *L)
     }
     cfg->default_every_ms =
         opt_duration_field(L, 1, "every", cfg->default_every_ms, "options", "herald.options");
+    cfg->retention_ms =
+        opt_duration_field(L, 1, "retention", cfg->retention_ms, "options", "herald.options");
     cfg->max_concurrent =
         (long)opt_int_field(L, 1, "max_concurrent", cfg->max_concurrent, "options", "herald");
     cfg->max_per_host =
@@ -849,6 +852,7 @@ int config_load(const char *path, const struct config_env *env, struct config **
     cfg->dir = path_dirname(path);
     cfg->log_level = -1;
     cfg->default_every_ms = 15 * 60 * 1000;
+    cfg->retention_ms = 90LL * 86400 * 1000;
     cfg->max_concurrent = 64;
     cfg->max_per_host = 6;
     cfg->concepts = concepts_new();

@@ -61,6 +61,7 @@ struct cfg_rule {
     /* Run-time health: consecutive failures; disabled after too many. */
     int failures;
     int disabled;
+    int paused; /* `herald pause RULE` */
     unsigned long hits;
 };
 
@@ -95,6 +96,7 @@ struct config {
     char *user_agent;        /* NULL: default */
     char *proxy;             /* NULL: from the environment (http_proxy, https_proxy, no_proxy) */
     int64_t default_every_ms;
+    int64_t retention_ms; /* seen items and finished alerts older than this are pruned */
     long max_concurrent;
     long max_per_host;
     /* Parser caps for every fetched document (0: the parser's default, see feed.h). */

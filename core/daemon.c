@@ -7,9 +7,13 @@
  */
 #include "herald.h"
 
+#include "control.h"
+#include "pidfile.h"
 #include "service.h"
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -149,6 +153,9 @@ static void finish(struct herald *h)
     uv_close((uv_handle_t *)&h->sig_int, on_closed);
     uv_close((uv_handle_t *)&h->sig_term, on_closed);
     uv_close((uv_handle_t *)&h->sig_hup, on_closed);
+    uv_close((uv_handle_t *)&h->sig_usr1, on_closed);
+    uv_close((uv_handle_t *)&h->prune_timer, on_closed);
+    control_close(h);
     uv_close((uv_handle_t *)&h->reload_timer, on_closed);
     uv_close((uv_handle_t *)&h->service_timer, on_closed);
     if (h->watching) uv_close((uv_handle_t *)&h->cfg_watch, on_closed);
@@ -191,7 +198,9 @@ void herald_check_done(struct herald *h)
         herald_stop(h, h->exit_code);
 }
 
-static void reload(struct herald *h)
+static void apply_paused(struct herald *h);
+
+static int reload_config(struct herald *h, char *err, size_t errlen)
 {
     struct config_env env = {.plugins = h->plugins,
                              .library_dir = h->library_dir,
@@ -199,15 +208,15 @@ static void reload(struct herald *h)
                              .print = on_lua_print,
                              .print_arg = &h->log};
     struct config *next = NULL;
-    char err[4096];
     service_reloading(h, 0);
-    if (config_load(h->config_path, &env, &next, err, sizeof err) != 0) {
+    if (config_load(h->config_path, &env, &next, err, errlen) != 0) {
         log_msg(&h->log, HERALD_LOG_ERROR, "reload failed, the running config stays:\n%s", err);
         service_reloading(h, 1);
-        return;
+        return -1;
     }
     struct config *old = h->cfg;
     h->cfg = next;
+    apply_paused(h);
     char nerr[256];
     if (notifiers_sync(h, nerr, sizeof nerr) != 0)
         log_msg(&h->log, HERALD_LOG_ERROR, "reload: notifiers: %s", nerr);
@@ -217,11 +226,102 @@ static void reload(struct herald *h)
             h->config_path, h->cfg->n_sources, h->cfg->n_rules, h->cfg->n_notifiers);
     service_reloading(h, 1);
     outbox_kick(h);
+    return 0;
+}
+
+int herald_reload(struct herald *h, char *err, size_t errlen)
+{
+    return reload_config(h, err, errlen);
+}
+
+static void reload(struct herald *h)
+{
+    char err[4096];
+    reload_config(h, err, sizeof err);
+}
+
+/* ---- pause and resume ------------------------------------------------------------- */
+
+int herald_paused(const struct herald *h, const char *name)
+{
+    for (size_t i = 0; i < h->n_paused; i++)
+        if (strcmp(h->paused[i], name) == 0) return 1;
+    return 0;
+}
+
+/* Rules carry their paused flag; a new config (reload) gets it from the set. */
+static void apply_paused(struct herald *h)
+{
+    for (size_t i = 0; h->cfg && i < h->cfg->n_rules; i++)
+        h->cfg->rules[i].paused = herald_paused(h, h->cfg->rules[i].name);
+}
+
+int herald_set_paused(struct herald *h, const char *name, int pause)
+{
+    int kind = config_source(h->cfg, name) ? 1 : 0;
+    for (size_t i = 0; !kind && i < h->cfg->n_rules; i++)
+        if (strcmp(h->cfg->rules[i].name, name) == 0) kind = 2;
+    if (!kind) return -1;
+    int was = herald_paused(h, name);
+    if (pause && !was) {
+        char **v = realloc(h->paused, (h->n_paused + 1) * sizeof *v);
+        char *copy = strdup(name);
+        if (!v || !copy) {
+            free(copy);
+            if (v) h->paused = v;
+            return -1;
+        }
+        h->paused = v;
+        h->paused[h->n_paused++] = copy;
+    } else if (!pause && was) {
+        for (size_t i = 0; i < h->n_paused; i++)
+            if (strcmp(h->paused[i], name) == 0) {
+                free(h->paused[i]);
+                h->paused[i] = h->paused[--h->n_paused];
+                break;
+            }
+        /* A resumed source polls at once rather than at its next slot. */
+        if (kind == 1) scheduler_poll_now(h, name, NULL, NULL);
+    }
+    apply_paused(h);
+    return kind;
+}
+
+/* ---- retention -------------------------------------------------------------------- */
+
+static void on_prune_timer(uv_timer_t *t)
+{
+    struct herald *h = t->data;
+    int64_t keep = h->cfg->retention_ms / 1000;
+    int64_t before = now_seconds() - keep;
+    long n = store_prune(h->store, before, before);
+    if (n < 0)
+        log_msg(&h->log, HERALD_LOG_ERROR, "store: pruning: %s", store_errmsg(h->store));
+    else if (n > 0)
+        log_msg(&h->log, HERALD_LOG_INFO, "pruned %ld items and alerts older than %s", n,
+                duration_format(h->cfg->retention_ms, (char[32]){0}, 32));
+}
+
+/* SIGUSR1: one line of statistics in the log. */
+static void log_status(struct herald *h)
+{
+    long pending = store_outbox_pending(h->store);
+    log_msg(&h->log, HERALD_LOG_INFO,
+            "status: %zu sources, %zu rules, %zu notifiers; %lu fetches (%lu errors, %lu not "
+            "modified), %lu new items, %lu alerts, %lu delivered, %lu retries, %lu dead, %ld "
+            "queued",
+            h->n_sources, h->cfg->n_rules, h->n_notifiers, h->stats.fetches, h->stats.fetch_errors,
+            h->stats.not_modified, h->stats.items_new, h->stats.alerts, h->stats.delivered,
+            h->stats.delivery_retries, h->stats.dead, pending);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
 {
     struct herald *h = s->data;
+    if (signum == SIGUSR1) {
+        log_status(h);
+        return;
+    }
     if (signum == SIGHUP) {
         log_msg(&h->log, HERALD_LOG_INFO, "SIGHUP: reloading %s", h->config_path);
         reload(h);
@@ -288,23 +388,82 @@ static void apply_verbosity(struct herald *h, const struct herald_args *args)
         h->log.level = (enum herald_log_level)h->cfg->log_level;
 }
 
-static int open_state(struct herald *h, const struct herald_args *args)
+/* Make `p` absolute (a daemon changes its directory to /). malloc'd. */
+static char *absolute(const char *p)
 {
-    char *dir = args->state_dir       ? strdup(args->state_dir)
-                : h->cfg->state_dir   ? strdup(h->cfg->state_dir)
+    if (!p || p[0] == '/') return p ? strdup(p) : NULL;
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd)) return strdup(p);
+    return path_join(cwd, p);
+}
+
+/* Decide the state directory and take its pid lock: one herald per state. */
+static int lock_state(struct herald *h, const struct herald_args *args)
+{
+    char *dir = args->state_dir       ? absolute(args->state_dir)
+                : h->cfg->state_dir   ? absolute(h->cfg->state_dir)
                                       : xdg_state_dir();
+    h->state_dir = dir;
+    if (!dir || mkdir_p(dir, 0700) != 0) {
+        fprintf(stderr, "herald: %s: %s\n", dir ? dir : "state directory", strerror(errno));
+        return -1;
+    }
     char err[1024];
-    int rc = store_open(dir, &h->store, err, sizeof err);
-    if (rc != 0)
+    h->pid_fd = pidfile_acquire(dir, err, sizeof err);
+    if (h->pid_fd < 0) {
         fprintf(stderr, "herald: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int open_store(struct herald *h)
+{
+    char err[1024];
+    int rc = store_open(h->state_dir, &h->store, err, sizeof err);
+    if (rc != 0)
+        log_msg(&h->log, HERALD_LOG_ERROR, "%s", err);
     else
-        log_msg(&h->log, HERALD_LOG_DEBUG, "state in %s", dir);
-    free(dir);
+        log_msg(&h->log, HERALD_LOG_DEBUG, "state in %s", h->state_dir);
     return rc;
+}
+
+/* --daemon: the classic double fork, so herald is no session leader and can never regain a
+ * terminal. The pid lock was taken before, and the child keeps it (flock belongs to the
+ * open file, which the child inherits). Returns 0 in the daemon; the parents exit. */
+static int daemonize(struct herald *h, const char *log_file)
+{
+    fflush(NULL);
+    pid_t p = fork();
+    if (p < 0) return -1;
+    if (p > 0) _exit(0);
+    if (setsid() < 0) return -1;
+    p = fork();
+    if (p < 0) return -1;
+    if (p > 0) _exit(0);
+    if (chdir("/") != 0) return -1;
+    umask(077);
+    int null = open("/dev/null", O_RDWR);
+    char *log = log_file ? absolute(log_file) : path_join(h->state_dir, "herald.log");
+    int logfd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0600) : -1;
+    free(log);
+    if (null < 0) return -1;
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    dup2(logfd >= 0 ? logfd : null, STDERR_FILENO);
+    if (logfd > 2) close(logfd);
+    if (null > 2) close(null);
+    h->log.timestamps = 1;
+    return pidfile_update(h->pid_fd);
 }
 
 static void teardown(struct herald *h)
 {
+    if (h->state_dir) pidfile_release(h->pid_fd, h->state_dir);
+    for (size_t i = 0; i < h->n_paused; i++) free(h->paused[i]);
+    free(h->paused);
+    free(h->state_dir);
+    free(h->control_path);
     notifiers_close(h);
     config_free(h->cfg);
     store_close(h->store);
@@ -320,22 +479,21 @@ int herald_main(const struct herald_args *args)
     if (!h) return 70;
     log_init(&h->log);
     h->once = args->once;
+    h->pid_fd = -1;
+    h->started_ms = now_ms();
     h->log.level = args->verbosity < 0 ? HERALD_LOG_WARN
                    : args->verbosity > 0 ? HERALD_LOG_DEBUG
                                          : HERALD_LOG_INFO;
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
-    if (uv_loop_init(&h->loop) != 0) {
-        free(h);
-        return 70;
-    }
     h->plugins = herald_load_plugins(&h->log);
     h->library_dir = herald_library_dir();
-    h->config_path = args->config_path ? strdup(args->config_path) : xdg_config_file();
+    h->config_path = args->config_path ? absolute(args->config_path) : xdg_config_file();
     /* The state dir the config sees as herald.state_dir: --state, else the XDG default
      * (a config may still move it with herald.options { state_dir = … }). */
-    h->state_dir_arg = args->state_dir ? strdup(args->state_dir) : xdg_state_dir();
+    h->state_dir_arg = args->state_dir ? absolute(args->state_dir) : xdg_state_dir();
     notifiers_host_init(h);
     int rc = 0;
+    int loop_ready = 0;
     struct config_env env = {.plugins = h->plugins,
                              .library_dir = h->library_dir,
                              .state_dir = h->state_dir_arg,
@@ -348,7 +506,23 @@ int herald_main(const struct herald_args *args)
         goto out;
     }
     apply_verbosity(h, args);
-    if (open_state(h, args) != 0) {
+    if (lock_state(h, args) != 0) {
+        rc = 73;
+        goto out;
+    }
+    /* Everything that can fail for a reason the user must see on the terminal has been
+     * checked by now; the rest goes to the log. */
+    if (args->daemonize && daemonize(h, args->log_file) != 0) {
+        log_msg(&h->log, HERALD_LOG_ERROR, "cannot detach: %s", strerror(errno));
+        rc = 71;
+        goto out;
+    }
+    if (uv_loop_init(&h->loop) != 0) {
+        rc = 70;
+        goto out;
+    }
+    loop_ready = 1;
+    if (open_store(h) != 0) {
         rc = 73;
         goto out;
     }
@@ -359,6 +533,12 @@ int herald_main(const struct herald_args *args)
         rc = 70;
         goto out;
     }
+    if (!h->once) {
+        h->control_path = control_socket_path(args->socket_path, h->state_dir);
+        if (control_start(h, err, sizeof err) != 0)
+            log_msg(&h->log, HERALD_LOG_WARN, "control socket: %s; herald status and friends "
+                                              "will not reach this herald", err);
+    }
     uv_timer_init(&h->loop, &h->outbox_timer);
     h->outbox_timer.data = h;
     uv_timer_init(&h->loop, &h->drain_timer);
@@ -366,6 +546,10 @@ int herald_main(const struct herald_args *args)
     start_signal(h, &h->sig_int, SIGINT);
     start_signal(h, &h->sig_term, SIGTERM);
     start_signal(h, &h->sig_hup, SIGHUP);
+    start_signal(h, &h->sig_usr1, SIGUSR1);
+    uv_timer_init(&h->loop, &h->prune_timer);
+    h->prune_timer.data = h;
+    if (!h->once) uv_timer_start(&h->prune_timer, on_prune_timer, 60 * 1000, 3600 * 1000);
     uv_timer_init(&h->loop, &h->reload_timer);
     h->reload_timer.data = h;
     uv_timer_init(&h->loop, &h->service_timer);
@@ -397,7 +581,7 @@ int herald_main(const struct herald_args *args)
                 h->stats.delivery_retries, h->stats.dead);
 out:
     teardown(h);
-    if (uv_loop_close(&h->loop) != 0) {
+    if (loop_ready && uv_loop_close(&h->loop) != 0) {
         /* Handles still open: run once more to let their close callbacks finish. */
         uv_run(&h->loop, UV_RUN_DEFAULT);
         uv_loop_close(&h->loop);

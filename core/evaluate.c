@@ -73,7 +73,7 @@ int rules_evaluate(struct config *cfg, const struct herald_article *a, const str
     struct evidence_list ev = {0};
     for (long i = 0; i < n; i++) {
         struct cfg_rule *r = &cfg->rules[cand[i]];
-        if (r->disabled) continue;
+        if (r->disabled || r->paused) continue;
         ev.n = 0;
         if (r->query) {
             int m = query_match(r->query, d, &ev);

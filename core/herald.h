@@ -55,6 +55,7 @@ struct source_run {
 struct herald_stats {
     unsigned long fetches, fetch_errors, not_modified, items_new, alerts, delivered,
         delivery_retries, dead;
+    uint64_t rule_eval_us; /* time spent in rules_evaluate */
     unsigned long polls_done; /* fetch --once: sources finished, for the progress line */
     int64_t progress_ms;      /* when the progress line was last drawn (0: never) */
     unsigned long parse_jobs; /* feeds handed to the thread pool and not yet processed */
@@ -83,7 +84,7 @@ struct herald {
 
     uv_timer_t outbox_timer;
     uv_timer_t drain_timer;
-    uv_signal_t sig_int, sig_term, sig_hup;
+    uv_signal_t sig_int, sig_term, sig_hup, sig_usr1;
     uv_fs_event_t cfg_watch; /* the config's folder: a saved .lua file reloads */
     uv_timer_t reload_timer; /* debounces bursts of file events into one reload */
     uv_timer_t service_timer; /* sd_notify STATUS= refresh and WATCHDOG=1 */
@@ -96,6 +97,15 @@ struct herald {
     int stopping;
     int exit_code;
     int outbox_busy; /* re-entrancy guard for outbox_run */
+    int64_t started_ms;
+    char *state_dir; /* the state directory in use */
+    int pid_fd;      /* the locked herald.pid, -1 when none */
+    char *control_path;
+    uv_pipe_t control;
+    int control_open;
+    char **paused; /* names of paused sources and rules (kept across reloads) */
+    size_t n_paused;
+    uv_timer_t prune_timer;
     size_t deliveries_in_flight;
     struct herald_stats stats;
 };
@@ -104,6 +114,9 @@ struct herald {
 struct herald_args {
     const char *config_path;
     const char *state_dir;
+    const char *socket_path; /* --socket; NULL: control_socket_path()'s default */
+    const char *log_file;    /* --log FILE (with --daemon); NULL: stderr */
+    int daemonize;           /* --daemon: detach (double fork) */
     int verbosity; /* -1 quiet, 0 normal, 1+ verbose */
     int once;
 };
@@ -120,7 +133,19 @@ struct plugin_registry *herald_load_plugins(const struct logger *lg);
 /* fetch --once: one source finished; redraws the progress line when stderr is a TTY. */
 void herald_progress(struct herald *h);
 
+/* Reload the config from disk; the running one stays when the new one fails (err says
+ * why). 0 or -1. */
+int herald_reload(struct herald *h, char *err, size_t errlen);
+/* 1 when `name` (a source or a rule) is paused. */
+int herald_paused(const struct herald *h, const char *name);
+/* Pause or resume the source or rule `name`: 1 a source, 2 a rule, -1 no such name. */
+int herald_set_paused(struct herald *h, const char *name, int pause);
+
 /* ---- scheduler.c ---- */
+/* Poll `name` now (NULL: every enabled, unpaused source); `each` is told every source
+ * started. Returns how many started, or -1 when no source has that name. */
+long scheduler_poll_now(struct herald *h, const char *name, void (*each)(void *, const char *),
+                        void *arg);
 /* Create the poll schedule for the current config (keeping runs of sources that remain). */
 int scheduler_sync(struct herald *h);
 /* Stop every source timer and close the handles. */

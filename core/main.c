@@ -29,22 +29,37 @@ static const char USAGE[] =
     "  check           validate the config file\n"
     "  plugins         list the notifier types this installation has\n"
     "\n"
+    "talking to a running herald (its control socket):\n"
+    "  status          sources, rules, outbox, uptime and memory\n"
+    "  reload          reload the config\n"
+    "  history         recent alerts and their delivery state\n"
+    "  fetch-now [S]   poll a source (or all) now\n"
+    "  pause NAME      stop polling a source or evaluating a rule; resume NAME undoes it\n"
+    "  metrics         counters in the Prometheus text format\n"
+    "\n"
     "common options:\n"
     "  -c, --config FILE  config file (default ~/.config/herald/herald.lua)\n"
     "  -h, --help         help for a command: herald COMMAND --help\n"
     "  -V, --version      print the version\n";
 
 static const char RUN_HELP[] =
-    "usage: herald run [-c FILE] [--state DIR] [-v|-q]\n"
+    "usage: herald run [-c FILE] [--state DIR] [--socket PATH] [--daemon [--log FILE]] [-v|-q]\n"
     "\n"
     "Run the monitor in the foreground until SIGINT/SIGTERM (graceful: deliveries in flight\n"
     "are given a few seconds, the rest stay queued). SIGHUP reloads the config; a config that\n"
     "fails to load leaves the running one in place.\n"
     "\n"
     "  -c, --config FILE  config file (default ~/.config/herald/herald.lua)\n"
-    "      --state DIR    state directory (default ~/.local/state/herald)\n"
+    "      --state DIR    state directory (default ~/.local/state/herald); one herald per\n"
+    "                     state directory: a second one refuses to start and names the pid\n"
+    "      --socket PATH  control socket (default $XDG_RUNTIME_DIR/herald/control.sock)\n"
+    "      --daemon       detach (double fork) for systems without systemd\n"
+    "      --log FILE     with --daemon, log there (default STATE/herald.log)\n"
     "  -v, --verbose      log debug lines\n"
-    "  -q, --quiet        log warnings and errors only\n";
+    "  -q, --quiet        log warnings and errors only\n"
+    "\n"
+    "Signals: INT/TERM stop (deliveries in flight get 5 s, the rest stay queued), HUP reloads,\n"
+    "USR1 logs a status line. Saving the config file also reloads it.\n";
 
 static const char FETCH_HELP[] =
     "usage: herald fetch --once [-c FILE] [--state DIR] [-v|-q]\n"
@@ -84,12 +99,39 @@ static const char CHECK_HELP[] =
     "Load and validate the config without running it. Errors are printed as\n"
     "file:line: message; the exit status is 78 on any error, 0 when the config is valid.\n";
 
+static const char CONTROL_HELP[] =
+    "usage: herald status [--json]\n"
+    "       herald reload [--json]\n"
+    "       herald history [--rule RULE] [--since DURATION] [--limit N] [--json]\n"
+    "       herald fetch-now [SOURCE] [--json]\n"
+    "       herald pause SOURCE|RULE [--json]\n"
+    "       herald resume SOURCE|RULE [--json]\n"
+    "       herald metrics\n"
+    "\n"
+    "Ask the running herald through its control socket ($XDG_RUNTIME_DIR/herald/control.sock,\n"
+    "or --socket PATH; without $XDG_RUNTIME_DIR, STATE/control.sock with --state DIR).\n"
+    "history --since takes a duration (\"1d\", \"2h\"). Paused names stay paused across\n"
+    "reloads, until resumed or until herald restarts. Exit status 69 when no herald answers.\n";
+
 static const char PLUGINS_HELP[] = "usage: herald plugins\n"
                                    "\n"
                                    "List the notifier plugins found (HERALD_PLUGIN_PATH, the "
                                    "build tree, the install dir)\nand the options each takes.\n";
 
-enum { OPT_STATE = 1000, OPT_ONCE, OPT_JSON, OPT_COLOR, OPT_NO_COLOR, OPT_CHECK };
+enum {
+    OPT_STATE = 1000,
+    OPT_ONCE,
+    OPT_JSON,
+    OPT_COLOR,
+    OPT_NO_COLOR,
+    OPT_CHECK,
+    OPT_SOCKET,
+    OPT_DAEMON,
+    OPT_LOG,
+    OPT_RULE,
+    OPT_SINCE,
+    OPT_LIMIT
+};
 
 static const struct option LONG_OPTS[] = {
     {"config", required_argument, NULL, 'c'}, {"state", required_argument, NULL, OPT_STATE},
@@ -97,7 +139,10 @@ static const struct option LONG_OPTS[] = {
     {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
     {"once", no_argument, NULL, OPT_ONCE},    {"json", no_argument, NULL, OPT_JSON},
     {"color", no_argument, NULL, OPT_COLOR},  {"no-color", no_argument, NULL, OPT_NO_COLOR},
-    {"check", no_argument, NULL, OPT_CHECK},  {NULL, 0, NULL, 0}};
+    {"check", no_argument, NULL, OPT_CHECK},  {"socket", required_argument, NULL, OPT_SOCKET},
+    {"daemon", no_argument, NULL, OPT_DAEMON}, {"log", required_argument, NULL, OPT_LOG},
+    {"rule", required_argument, NULL, OPT_RULE}, {"since", required_argument, NULL, OPT_SINCE},
+    {"limit", required_argument, NULL, OPT_LIMIT}, {NULL, 0, NULL, 0}};
 
 struct parsed {
     const char *config;
@@ -108,6 +153,12 @@ struct parsed {
     int color; /* -1 auto */
     int help;
     int check;
+    const char *socket;
+    int daemon;
+    const char *log;
+    const char *rule;
+    const char *since;
+    const char *limit;
 };
 
 static int usage_error(const char *cmd, const char *help)
@@ -124,7 +175,7 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *help, 
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+c:vqhV", LONG_OPTS, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:vqhV", LONG_OPTS, NULL)) != -1) {
         switch (c) {
         case 'c': p->config = optarg; break;
         case OPT_STATE: p->state = optarg; break;
@@ -137,6 +188,12 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *help, 
         case OPT_COLOR: p->color = 1; break;
         case OPT_NO_COLOR: p->color = 0; break;
         case OPT_CHECK: p->check = 1; break;
+        case OPT_SOCKET: p->socket = optarg; break;
+        case OPT_DAEMON: p->daemon = 1; break;
+        case OPT_LOG: p->log = optarg; break;
+        case OPT_RULE: p->rule = optarg; break;
+        case OPT_SINCE: p->since = optarg; break;
+        case OPT_LIMIT: p->limit = optarg; break;
         default:
             if (optopt)
                 fprintf(stderr, "herald %s: unknown option '-%c'\n", cmd, optopt);
@@ -163,8 +220,21 @@ static int cmd_run(int argc, char **argv, int once)
         fprintf(stderr, "herald run: --once belongs to 'herald fetch --once'\n");
         return 64;
     }
-    struct herald_args a = {
-        .config_path = p.config, .state_dir = p.state, .verbosity = p.verbosity, .once = once};
+    if (once && (p.daemon || p.socket)) {
+        fprintf(stderr, "herald fetch: --daemon and --socket belong to 'herald run'\n");
+        return 64;
+    }
+    if (p.log && !p.daemon) {
+        fprintf(stderr, "herald run: --log goes with --daemon (otherwise herald logs to stderr)\n");
+        return 64;
+    }
+    struct herald_args a = {.config_path = p.config,
+                            .state_dir = p.state,
+                            .socket_path = p.socket,
+                            .log_file = p.log,
+                            .daemonize = p.daemon,
+                            .verbosity = p.verbosity,
+                            .once = once};
     return herald_main(&a);
 }
 
@@ -218,6 +288,51 @@ static int cmd_check(int argc, char **argv)
     return cli_check(p.config);
 }
 
+static int cmd_control(const char *cmd, int argc, char **argv)
+{
+    struct parsed p;
+    if (parse_opts(argc, argv, cmd, CONTROL_HELP, &p)) return 64;
+    if (p.help) return printf("%s", CONTROL_HELP), 0;
+    struct cli_control_opts o = {
+        .cmd = cmd, .json = p.json, .socket_path = p.socket, .state_dir = p.state};
+    int wants_name = !strcmp(cmd, "pause") || !strcmp(cmd, "resume");
+    int may_name = wants_name || !strcmp(cmd, "fetch-now");
+    if (optind < argc && may_name) o.name = argv[optind++];
+    if (wants_name && !o.name) {
+        fprintf(stderr, "herald %s: name a source or a rule\n", cmd);
+        return usage_error(cmd, CONTROL_HELP);
+    }
+    if (optind < argc) {
+        fprintf(stderr, "herald %s: unexpected argument '%s'\n", cmd, argv[optind]);
+        return usage_error(cmd, CONTROL_HELP);
+    }
+    int history = !strcmp(cmd, "history");
+    if (!history && (p.rule || p.since || p.limit)) {
+        fprintf(stderr, "herald %s: --rule, --since and --limit belong to 'herald history'\n",
+                cmd);
+        return 64;
+    }
+    o.rule = p.rule;
+    if (p.since) {
+        int64_t ms;
+        if (duration_parse(p.since, &ms) != 0) {
+            fprintf(stderr, "herald history: --since '%s' is not a duration (e.g. 1d, 2h)\n",
+                    p.since);
+            return 64;
+        }
+        o.since_s = ms / 1000;
+    }
+    if (p.limit) {
+        char *end;
+        o.limit = strtol(p.limit, &end, 10);
+        if (*end || o.limit <= 0) {
+            fprintf(stderr, "herald history: --limit must be a positive number\n");
+            return 64;
+        }
+    }
+    return cli_control(&o);
+}
+
 static int cmd_plugins(int argc, char **argv)
 {
     struct parsed p;
@@ -258,6 +373,10 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "parse")) return cmd_parse(argc - 1, argv + 1);
     if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
     if (!strcmp(cmd, "plugins")) return cmd_plugins(argc - 1, argv + 1);
+    static const char *const control[] = {"status", "reload", "history", "fetch-now",
+                                          "pause",  "resume", "metrics", NULL};
+    for (const char *const *c = control; *c; c++)
+        if (!strcmp(cmd, *c)) return cmd_control(cmd, argc - 1, argv + 1);
     fprintf(stderr, "herald: unknown command '%s'\n\n%s", cmd, USAGE);
     return 64;
 }

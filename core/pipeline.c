@@ -92,7 +92,10 @@ long pipeline_process(struct herald *h, const struct cfg_source *src, const stru
         struct herald_article a;
         article_from_item(&a, src, f, it);
         struct fire_ctx fc = {.h = h, .src = src, .a = &a, .now = now};
-        if (rules_evaluate(h->cfg, &a, &h->log, on_fire, &fc) < 0) goto fail;
+        uint64_t t0 = uv_hrtime();
+        int fired = rules_evaluate(h->cfg, &a, &h->log, on_fire, &fc);
+        h->stats.rule_eval_us += (uv_hrtime() - t0) / 1000;
+        if (fired < 0) goto fail;
     }
     if (store_commit(h->store) != 0) goto fail;
     h->stats.items_new += (unsigned long)fresh;

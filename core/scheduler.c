@@ -603,7 +603,34 @@ static void start_poll(struct source_run *sr)
 
 static void on_poll_timer(uv_timer_t *t)
 {
-    start_poll(t->data);
+    struct source_run *sr = t->data;
+    /* A paused source keeps its place in the schedule but does not poll. */
+    if (herald_paused(sr->h, sr->name)) {
+        const struct cfg_source *src = run_source(sr);
+        if (src && !sr->h->once) arm(sr, src->every_ms);
+        return;
+    }
+    start_poll(sr);
+}
+
+long scheduler_poll_now(struct herald *h, const char *name, void (*each)(void *, const char *),
+                        void *arg)
+{
+    long started = 0;
+    int found = 0;
+    for (size_t i = 0; i < h->n_sources; i++) {
+        struct source_run *sr = h->sources[i];
+        if (name && strcmp(sr->name, name) != 0) continue;
+        found = 1;
+        if (sr->in_flight || (!name && herald_paused(h, sr->name))) continue;
+        uv_timer_stop(&sr->timer);
+        start_poll(sr);
+        if (sr->in_flight) {
+            started++;
+            if (each) each(arg, sr->name);
+        }
+    }
+    return name && !found ? -1 : started;
 }
 
 static struct source_run *run_find(struct herald *h, const char *name)
