@@ -130,11 +130,15 @@ install: all
 	install -m 0644 include/herald/*.h $(DESTDIR)$(PREFIX)/include/herald/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/user
 	sed 's|@BINDIR@|$(PREFIX)/bin|' scripts/herald.service > $(DESTDIR)$(PREFIX)/lib/systemd/user/herald.service
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 0644 docs/man/herald.1 $(DESTDIR)$(PREFIX)/share/man/man1/herald.1
+	install -m 0644 docs/man/herald.lua.5 $(DESTDIR)$(PREFIX)/share/man/man5/herald.lua.5
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/bin/herald $(DESTDIR)$(PREFIX)/lib/herald \
 		$(DESTDIR)$(PREFIX)/lib/systemd/user/herald.service \
-		$(DESTDIR)$(PREFIX)/share/herald $(DESTDIR)$(PREFIX)/include/herald
+		$(DESTDIR)$(PREFIX)/share/herald $(DESTDIR)$(PREFIX)/include/herald \
+		$(DESTDIR)$(PREFIX)/share/man/man1/herald.1 $(DESTDIR)$(PREFIX)/share/man/man5/herald.lua.5
 
 format:
 	clang-format -i core/*.c core/*.h include/herald/*.h plugins/*/*.c tests/unit/*.c tests/unit/*.h

@@ -39,8 +39,8 @@ static int sentence_end(const char *t, size_t i)
            (t[i + 1] == ' ' || t[i + 1] == '\n' || t[i + 1] == '\0');
 }
 
-void alert_context_bounds(const char *text, size_t start, size_t end, size_t radius,
-                          size_t *out_s, size_t *out_e, int *cut_left, int *cut_right)
+void alert_context_bounds(const char *text, size_t start, size_t end, size_t radius, size_t *out_s,
+                          size_t *out_e, int *cut_left, int *cut_right)
 {
     size_t len = strlen(text);
     if (start > len) start = len;
@@ -48,16 +48,22 @@ void alert_context_bounds(const char *text, size_t start, size_t end, size_t rad
     if (end < start) end = start;
     /* Back to the start of the sentence, but not further than radius. */
     size_t s = start;
-    while (s > 0 && start - s < radius && !sentence_end(text, s - 1)) s--;
+    while (s > 0 && start - s < radius && !sentence_end(text, s - 1))
+        s--;
     *cut_left = s > 0 && !sentence_end(text, s - 1);
     size_t e = end;
-    while (e < len && e - end < radius && !sentence_end(text, e)) e++;
+    while (e < len && e - end < radius && !sentence_end(text, e))
+        e++;
     if (e < len && sentence_end(text, e)) e++;
     *cut_right = e < len && !sentence_end(text, e - 1);
-    while (s > 0 && is_cont((unsigned char)text[s])) s--;
-    while (e < len && is_cont((unsigned char)text[e])) e++;
-    while (s < start && (text[s] == ' ' || text[s] == '\n')) s++;
-    while (e > end && (text[e - 1] == ' ' || text[e - 1] == '\n')) e--;
+    while (s > 0 && is_cont((unsigned char)text[s]))
+        s--;
+    while (e < len && is_cont((unsigned char)text[e]))
+        e++;
+    while (s < start && (text[s] == ' ' || text[s] == '\n'))
+        s++;
+    while (e > end && (text[e - 1] == ' ' || text[e - 1] == '\n'))
+        e--;
     *out_s = s;
     *out_e = e;
 }
@@ -70,7 +76,8 @@ char *alert_context(const char *text, size_t start, size_t end, size_t radius)
     struct strbuf b;
     sb_init(&b);
     if (cl) sb_puts(&b, "…");
-    for (size_t i = s; i < e; i++) sb_add(&b, text[i] == '\n' ? " " : &text[i], 1);
+    for (size_t i = s; i < e; i++)
+        sb_add(&b, text[i] == '\n' ? " " : &text[i], 1);
     if (cr) sb_puts(&b, "…");
     return sb_steal(&b);
 }
@@ -100,8 +107,8 @@ static json_t *evidence_json(const struct herald_article *a, const struct eviden
         char *ctx = alert_context(t, e->start, e->end, 120);
         json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:s%, s:s?}", "field", e->field, "start",
                               (json_int_t)e->start, "end", (json_int_t)e->end, "term",
-                              e->term ? e->term : "", "match", t + e->start,
-                              e->end - e->start, "context", ctx);
+                              e->term ? e->term : "", "match", t + e->start, e->end - e->start,
+                              "context", ctx);
         free(ctx);
         if (o) json_array_append_new(arr, o);
     }
@@ -121,10 +128,10 @@ static json_t *article_json(const struct herald_article *a)
     json_object_set_new(o, "title", str_or_null(a->title));
     json_object_set_new(o, "link", str_or_null(a->link));
     json_object_set_new(o, "author", str_or_null(a->author));
-    json_object_set_new(o, "published", a->published >= 0
-                                             ? json_string(date_format_utc(a->published, date,
-                                                                           sizeof date))
-                                             : json_null());
+    json_object_set_new(o, "published",
+                        a->published >= 0
+                            ? json_string(date_format_utc(a->published, date, sizeof date))
+                            : json_null());
     json_object_set_new(o, "summary", str_or_null(a->summary));
     json_object_set_new(o, "text", str_or_null(a->text));
     json_object_set_new(o, "categories", cats ? cats : json_array());
@@ -162,8 +169,7 @@ int alert_delivery_parse(const char *json, const char *notifier, unsigned attemp
     json_error_t je;
     out->root = json_loads(json, 0, &je);
     json_t *art = out->root ? json_object_get(out->root, "article") : NULL;
-    if (!out->root || !json_is_object(art) || !jstr(out->root, "id") ||
-        !jstr(out->root, "rule")) {
+    if (!out->root || !json_is_object(art) || !jstr(out->root, "id") || !jstr(out->root, "rule")) {
         snprintf(err, errlen, "stored alert is not a valid alert document%s%s",
                  out->root ? "" : ": ", out->root ? "" : je.text);
         alert_delivery_free(out);

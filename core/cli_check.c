@@ -32,8 +32,8 @@ int cli_check(const char *config_path)
         size_t with_match = 0;
         for (size_t i = 0; i < cfg->n_rules; i++)
             with_match += cfg->rules[i].match_ref >= 0;
-        printf("%s: OK: %zu sources, %zu notifiers, %zu rules (%zu with a match function)\n",
-               use, cfg->n_sources, cfg->n_notifiers, cfg->n_rules, with_match);
+        printf("%s: OK: %zu sources, %zu notifiers, %zu rules (%zu with a match function)\n", use,
+               cfg->n_sources, cfg->n_notifiers, cfg->n_rules, with_match);
     }
     config_free(cfg);
     plugin_registry_free(plugins);
@@ -46,11 +46,16 @@ int cli_check(const char *config_path)
 static const char *type_name(enum herald_opt_type t)
 {
     switch (t) {
-    case HERALD_OPT_STRING: return "string";
-    case HERALD_OPT_INT: return "integer";
-    case HERALD_OPT_BOOL: return "boolean";
-    case HERALD_OPT_DURATION: return "duration";
-    case HERALD_OPT_MAP: return "table";
+    case HERALD_OPT_STRING:
+        return "string";
+    case HERALD_OPT_INT:
+        return "integer";
+    case HERALD_OPT_BOOL:
+        return "boolean";
+    case HERALD_OPT_DURATION:
+        return "duration";
+    case HERALD_OPT_MAP:
+        return "table";
     }
     return "?";
 }

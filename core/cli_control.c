@@ -52,7 +52,8 @@ static json_t *ask(const char *path, json_t *req)
     free(line);
     char buf[65536];
     ssize_t r;
-    while (ok && (r = read(fd, buf, sizeof buf)) > 0 && out.len < MAX_ANSWER) sb_add(&out, buf, (size_t)r);
+    while (ok && (r = read(fd, buf, sizeof buf)) > 0 && out.len < MAX_ANSWER)
+        sb_add(&out, buf, (size_t)r);
     close(fd);
     json_error_t je;
     json_t *doc = ok && out.s ? json_loads(out.s, 0, &je) : NULL;
@@ -92,8 +93,8 @@ static void print_status(json_t *d)
         else if (code)
             snprintf(status, sizeof status, "%lld", code);
         else
-            snprintf(status, sizeof status, json_is_null(json_object_get(s, "last_fetch")) ? "-"
-                                                                                           : "ok");
+            snprintf(status, sizeof status,
+                     json_is_null(json_object_get(s, "last_fetch")) ? "-" : "ok");
         const char *err = json_string_value(json_object_get(s, "last_error"));
         printf("%-24.24s %-7s %-20s %-20s %5lld  %s\n", str(s, "name"), status,
                str(s, "last_fetch"), str(s, "next_poll"),
@@ -138,7 +139,8 @@ static void print_history(json_t *d)
                str(a, "notifier"), str(a, "state"),
                (long long)json_integer_value(json_object_get(a, "attempts")), str(a, "title"));
         const char *err = json_string_value(json_object_get(a, "last_error"));
-        if (err && strcmp(str(a, "state"), "delivered") != 0) printf("%46s last error: %s\n", "", err);
+        if (err && strcmp(str(a, "state"), "delivered") != 0)
+            printf("%46s last error: %s\n", "", err);
     }
 }
 

@@ -47,8 +47,8 @@ static int span_cmp(const void *x, const void *y)
 
 /* Print one context line: text[s..e) with every evidence span of `field` inside it
  * highlighted. */
-static void print_context(const struct test_ctx *tc, const char *field, const char *text,
-                          size_t s, size_t e, int cl, int cr, const struct evidence *ev, size_t n)
+static void print_context(const struct test_ctx *tc, const char *field, const char *text, size_t s,
+                          size_t e, int cl, int cr, const struct evidence *ev, size_t n)
 {
     const char *open = tc->opt->color ? "\033[1;31m" : "[";
     const char *close = tc->opt->color ? "\033[0m" : "]";
@@ -56,11 +56,13 @@ static void print_context(const struct test_ctx *tc, const char *field, const ch
     size_t pos = s;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(ev[i].field, field) != 0 || ev[i].start < pos || ev[i].end > e) continue;
-        for (; pos < ev[i].start; pos++) putchar(text[pos] == '\n' ? ' ' : text[pos]);
+        for (; pos < ev[i].start; pos++)
+            putchar(text[pos] == '\n' ? ' ' : text[pos]);
         printf("%s%.*s%s", open, (int)(ev[i].end - ev[i].start), text + ev[i].start, close);
         pos = ev[i].end;
     }
-    for (; pos < e; pos++) putchar(text[pos] == '\n' ? ' ' : text[pos]);
+    for (; pos < e; pos++)
+        putchar(text[pos] == '\n' ? ' ' : text[pos]);
     printf("%s\n", cr ? "…" : "");
 }
 
@@ -69,7 +71,8 @@ static size_t word_start(const char *t, size_t lo, size_t pos)
 {
     if (pos <= lo) return lo;
     size_t p = pos;
-    while (p > lo && t[p - 1] != ' ' && t[p - 1] != '\n') p--;
+    while (p > lo && t[p - 1] != ' ' && t[p - 1] != '\n')
+        p--;
     return p > lo ? p : pos;
 }
 
@@ -77,7 +80,8 @@ static size_t word_end(const char *t, size_t hi, size_t pos)
 {
     if (pos >= hi) return hi;
     size_t p = pos;
-    while (p < hi && t[p] != ' ' && t[p] != '\n') p++;
+    while (p < hi && t[p] != ' ' && t[p] != '\n')
+        p++;
     return p;
 }
 
@@ -109,8 +113,7 @@ static void print_evidence(const struct test_ctx *tc, const struct evidence_list
             j++;
         size_t ws = ev[i].start > s + WINDOW ? word_start(text, s, ev[i].start - WINDOW) : s;
         size_t we = ev[j].end + WINDOW < e ? word_end(text, e, ev[j].end + WINDOW) : e;
-        print_context(tc, ev[i].field, text, ws, we, cl || ws > s, cr || we < e, ev + i,
-                      j - i + 1);
+        print_context(tc, ev[i].field, text, ws, we, cl || ws > s, cr || we < e, ev + i, j - i + 1);
         shown++;
         i = j + 1;
     }
@@ -126,10 +129,9 @@ static int on_fire(void *arg, struct cfg_rule *r, const struct evidence_list *ev
         char *doc = alert_to_json("-", r->name, 0, tc->a, ev);
         json_t *parsed = doc ? json_loads(doc, 0, NULL) : NULL;
         free(doc);
-        json_t *o = json_pack("{s:s, s:s, s:i, s:o}", "rule", r->name, "file", r->file, "line",
-                              r->line, "evidence",
-                              parsed ? json_incref(json_object_get(parsed, "evidence"))
-                                     : json_array());
+        json_t *o = json_pack(
+            "{s:s, s:s, s:i, s:o}", "rule", r->name, "file", r->file, "line", r->line, "evidence",
+            parsed ? json_incref(json_object_get(parsed, "evidence")) : json_array());
         json_decref(parsed);
         if (o) json_array_append_new(tc->rules_json, o);
         return 0;
@@ -212,10 +214,9 @@ static int test_file(struct config *cfg, const struct logger *lg, struct test_ct
             return 70;
         }
         if (tc->opt->json) {
-            json_array_append_new(
-                out, json_pack("{s:s, s:I, s:s?, s:s?, s:o}", "file", path, "item",
-                               (json_int_t)i, "title", a.title, "link", a.link, "rules",
-                               tc->rules_json));
+            json_array_append_new(out, json_pack("{s:s, s:I, s:s?, s:s?, s:o}", "file", path,
+                                                 "item", (json_int_t)i, "title", a.title, "link",
+                                                 a.link, "rules", tc->rules_json));
         } else if (tc->fired == before) {
             printf("  (no rule fires)\n");
         }
@@ -238,8 +239,7 @@ static int on_probe(void *arg, struct cfg_rule *r, const struct evidence_list *e
 }
 
 /* Does `rule` fire on any article of `path`? 1 yes, 0 no, or an exit status > 1. */
-static int fires_on(struct config *cfg, const struct logger *lg, const char *rule,
-                    const char *path)
+static int fires_on(struct config *cfg, const struct logger *lg, const char *rule, const char *path)
 {
     struct feed *f = NULL;
     int rc = load_doc(path, &f);
@@ -258,9 +258,8 @@ static int fires_on(struct config *cfg, const struct logger *lg, const char *rul
 }
 
 /* One line per expectation; returns the number that failed. */
-static size_t check_files(struct config *cfg, const struct logger *lg,
-                          const struct cfg_expect *e, char **files, size_t n, int want,
-                          size_t *ok)
+static size_t check_files(struct config *cfg, const struct logger *lg, const struct cfg_expect *e,
+                          char **files, size_t n, int want, size_t *ok)
 {
     size_t failed = 0;
     for (size_t i = 0; i < n; i++) {

@@ -22,14 +22,14 @@
 
 enum { CONFIG_BUDGET = 200 * 1000 * 1000, RULE_BUDGET = 5 * 1000 * 1000 };
 
-#define GROW(arr, n, cap)                                                                          \
-    grow_array((void **)&(arr), &(cap), (n) + 1, sizeof *(arr))
+#define GROW(arr, n, cap) grow_array((void **)&(arr), &(cap), (n) + 1, sizeof *(arr))
 
 static int grow_array(void **arr, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) return 0;
     size_t ncap = *cap ? *cap * 2 : 8;
-    while (ncap < need) ncap *= 2;
+    while (ncap < need)
+        ncap *= 2;
     void *p = realloc(*arr, ncap * elem);
     if (!p) return -1;
     memset((char *)p + *cap * elem, 0, (ncap - *cap) * elem);
@@ -69,8 +69,10 @@ static unsigned edit_distance(const char *a, const char *b)
     size_t la = strlen(a), lb = strlen(b);
     if (la > 32 || lb > 32) return 99;
     unsigned d[33][33];
-    for (size_t i = 0; i <= la; i++) d[i][0] = (unsigned)i;
-    for (size_t j = 0; j <= lb; j++) d[0][j] = (unsigned)j;
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (unsigned)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (unsigned)j;
     for (size_t i = 1; i <= la; i++)
         for (size_t j = 1; j <= lb; j++) {
             unsigned sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
@@ -151,8 +153,9 @@ static int64_t opt_duration_field(lua_State *L, int idx, const char *key, int64_
         ms = (int64_t)(s * 1000);
     } else if (lua_type(L, -1) == LUA_TSTRING) {
         if (duration_parse(lua_tostring(L, -1), &ms) != 0)
-            luaL_error(L, "%s '%s': '%s' is not a duration: \"%s\" (write e.g. \"90s\", \"5m\", "
-                          "\"2h\", \"1d\")",
+            luaL_error(L,
+                       "%s '%s': '%s' is not a duration: \"%s\" (write e.g. \"90s\", \"5m\", "
+                       "\"2h\", \"1d\")",
                        what, name, key, lua_tostring(L, -1));
     } else if (!lua_isnil(L, -1)) {
         luaL_error(L, "%s '%s': '%s' must be a duration string, got a %s", what, name, key,
@@ -251,8 +254,9 @@ static int decl_entry(lua_State *L)
     if (lua_type(L, 1) == LUA_TSTRING) {
         const char *name = lua_tostring(L, 1);
         if (!valid_name(name))
-            return luaL_error(L, "%s name '%s' is not valid (1-128 characters, no '/', ':' or "
-                                 "control characters)",
+            return luaL_error(L,
+                              "%s name '%s' is not valid (1-128 characters, no '/', ':' or "
+                              "control characters)",
                               what, name);
         lua_pushvalue(L, lua_upvalueindex(1));
         lua_pushvalue(L, lua_upvalueindex(2));
@@ -264,8 +268,9 @@ static int decl_entry(lua_State *L)
     if (lua_type(L, 1) == LUA_TTABLE) {
         lua_getfield(L, 1, "name");
         if (lua_type(L, -1) != LUA_TSTRING)
-            return luaL_error(L, "herald.%s { … } needs a name: herald.%s \"name\" { … } or "
-                                 "name = \"…\" in the table",
+            return luaL_error(L,
+                              "herald.%s { … } needs a name: herald.%s \"name\" { … } or "
+                              "name = \"…\" in the table",
                               what, what);
         const char *name = lua_tostring(L, -1);
         if (!valid_name(name)) return luaL_error(L, "%s name '%s' is not valid", what, name);
@@ -283,7 +288,6 @@ static int decl_entry(lua_State *L)
     return luaL_error(L, "herald.%s: expected a name string or a table, got a %s", what,
                       luaL_typename(L, 1));
 }
-
 
 /* ---- sources ------------------------------------------------------------------------ */
 
@@ -308,10 +312,10 @@ static char *file_url(struct config *cfg, const char *path)
 
 static void declare_source(lua_State *L, struct loader *ld, const char *name)
 {
-    static const char *const keys[] = {
-        "url",       "path",      "kind",     "lang",       "every",     "min_every",
-        "max_every", "timeout",   "insecure", "max_bytes",  "enabled",   "connect_timeout",
-        "proxy",     "user_agent", NULL};
+    static const char *const keys[] = {"url",      "path",       "kind",      "lang",
+                                       "every",    "min_every",  "max_every", "timeout",
+                                       "insecure", "max_bytes",  "enabled",   "connect_timeout",
+                                       "proxy",    "user_agent", NULL};
     struct config *cfg = ld->cfg;
     check_keys(L, 1, keys, NULL, "source", name);
     char *url = opt_str_field(L, 1, "url", "source", name);
@@ -321,14 +325,16 @@ static void declare_source(lua_State *L, struct loader *ld, const char *name)
         free(path);
         luaL_error(L, "source '%s': give either url or path, not both", name);
     }
-    if (!url && !path) luaL_error(L, "source '%s': needs url = \"https://…\" or path = \"…\"", name);
+    if (!url && !path)
+        luaL_error(L, "source '%s': needs url = \"https://…\" or path = \"…\"", name);
     if (path) {
         url = file_url(cfg, path);
         free(path);
     } else if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0 &&
                strncmp(url, "file://", 7) != 0) {
-        lua_pushfstring(L, "source '%s': url must start with http://, https:// or file:// (got "
-                           "\"%s\")",
+        lua_pushfstring(L,
+                        "source '%s': url must start with http://, https:// or file:// (got "
+                        "\"%s\")",
                         name, url);
         free(url);
         luaL_where(L, 1);
@@ -383,8 +389,7 @@ static void source_bounds(struct cfg_source *s, const struct config *cfg)
     if (s->min_every_ms == 0) {
         int64_t lo = every / 4 > MINUTE_MS ? every / 4 : MINUTE_MS;
         s->min_every_ms = lo < every ? lo : every;
-        if (s->max_every_ms && s->min_every_ms > s->max_every_ms)
-            s->min_every_ms = s->max_every_ms;
+        if (s->max_every_ms && s->min_every_ms > s->max_every_ms) s->min_every_ms = s->max_every_ms;
     }
     if (s->max_every_ms == 0) {
         int64_t hi = every > INT64_MAX / 4 ? every : every * 4;
@@ -456,8 +461,8 @@ static int read_plugin_opt(lua_State *L, const struct herald_opt_spec *o, struct
     }
     case HERALD_OPT_MAP: {
         if (t != LUA_TTABLE)
-            luaL_error(L, "notifier '%s': '%s' must be a table of names to strings, got a %s",
-                       name, o->name, luaL_typename(L, -1));
+            luaL_error(L, "notifier '%s': '%s' must be a table of names to strings, got a %s", name,
+                       o->name, luaL_typename(L, -1));
         set_opt(v, o->name, o->type, NULL);
         size_t n = 0;
         lua_pushnil(L);
@@ -513,10 +518,10 @@ static void declare_notifier(lua_State *L, struct loader *ld, const char *name)
     caller_pos(L, &n->file, &n->line);
     n->retry_min_ms = opt_duration_field(L, 1, "retry_min", 10 * 1000, "notifier", name);
     n->retry_max_ms = opt_duration_field(L, 1, "retry_max", 60 * 60 * 1000, "notifier", name);
-    n->give_up_ms =
-        opt_duration_field(L, 1, "give_up_after", 7LL * 86400 * 1000, "notifier", name);
+    n->give_up_ms = opt_duration_field(L, 1, "give_up_after", 7LL * 86400 * 1000, "notifier", name);
     size_t count = 0;
-    for (const struct herald_opt_spec *o = p->options; o && o->name; o++) count++;
+    for (const struct herald_opt_spec *o = p->options; o && o->name; o++)
+        count++;
     n->opts.v = calloc(count + 1, sizeof *n->opts.v);
     if (!n->opts.v) luaL_error(L, "out of memory");
     for (const struct herald_opt_spec *o = p->options; o && o->name; o++)
@@ -540,8 +545,8 @@ static void read_notify(lua_State *L, struct cfg_rule *r, const char *name)
         for (size_t i = 1; i <= n; i++) {
             lua_rawgeti(L, -1, (lua_Integer)i);
             if (lua_type(L, -1) != LUA_TSTRING)
-                luaL_error(L, "rule '%s': notify must list notifier names (item %d is a %s)",
-                           name, (int)i, luaL_typename(L, -1));
+                luaL_error(L, "rule '%s': notify must list notifier names (item %d is a %s)", name,
+                           (int)i, luaL_typename(L, -1));
             r->notify[r->n_notify++] = strdup(lua_tostring(L, -1));
             lua_pop(L, 1);
         }
@@ -564,7 +569,8 @@ static void declare_rule(lua_State *L, struct loader *ld, const char *name)
                    luaL_typename(L, -1));
     lua_pop(L, 1);
     char *query = opt_str_field(L, 1, "query", "rule", name);
-    if (!query && !has_match) luaL_error(L, "rule '%s': needs a query = \"…\" or a match function", name);
+    if (!query && !has_match)
+        luaL_error(L, "rule '%s': needs a query = \"…\" or a match function", name);
     if (GROW(cfg->rules, cfg->n_rules, ld->cap_rules) != 0) {
         free(query);
         luaL_error(L, "out of memory");
@@ -589,7 +595,8 @@ static void declare_rule(lua_State *L, struct loader *ld, const char *name)
 static void declare_concept(lua_State *L, struct loader *ld, const char *name)
 {
     size_t n = (size_t)lua_rawlen(L, 1);
-    if (n == 0) luaL_error(L, "concept '%s': needs a list of forms, e.g. { \"leave\", \"exit\" }", name);
+    if (n == 0)
+        luaL_error(L, "concept '%s': needs a list of forms, e.g. { \"leave\", \"exit\" }", name);
     const char **forms = calloc(n, sizeof(char *));
     if (!forms) luaL_error(L, "out of memory");
     for (size_t i = 1; i <= n; i++) {
@@ -622,11 +629,9 @@ static long long opt_cap_field(lua_State *L, const char *key, long long max)
 
 static int l_options(lua_State *L)
 {
-    static const char *const keys[] = {"state_dir",      "log_level",    "user_agent", "every",
-                                       "max_concurrent", "max_per_host", "max_document_bytes",
-                                       "max_items",      "max_depth",    "proxy",
-                                       "retention",
-                                       NULL};
+    static const char *const keys[] = {
+        "state_dir",          "log_level", "user_agent", "every", "max_concurrent", "max_per_host",
+        "max_document_bytes", "max_items", "max_depth",  "proxy", "retention",      NULL};
     struct loader *ld = lua_touserdata(L, lua_upvalueindex(1));
     struct config *cfg = ld->cfg;
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -644,7 +649,8 @@ static int l_options(lua_State *L)
     if (lvl) {
         int l = log_level_parse(lvl);
         free(lvl);
-        if (l < 0) luaL_error(L, "options: log_level must be \"error\", \"warn\", \"info\" or \"debug\"");
+        if (l < 0)
+            luaL_error(L, "options: log_level must be \"error\", \"warn\", \"info\" or \"debug\"");
         cfg->log_level = l;
     }
     char *ua = opt_str_field(L, 1, "user_agent", "options", "herald.options");
@@ -888,7 +894,8 @@ int config_load(const char *path, const struct config_env *env, struct config **
         config_free(cfg);
         return -1;
     }
-    for (size_t i = 0; i < cfg->n_sources; i++) source_bounds(&cfg->sources[i], cfg);
+    for (size_t i = 0; i < cfg->n_sources; i++)
+        source_bounds(&cfg->sources[i], cfg);
     if (validate(cfg, err, errlen) != 0) {
         config_free(cfg);
         return -1;
@@ -925,7 +932,8 @@ void config_free(struct config *c)
         free(r->name);
         free(r->query_src);
         query_free(r->query);
-        for (size_t j = 0; j < r->n_notify; j++) free(r->notify[j]);
+        for (size_t j = 0; j < r->n_notify; j++)
+            free(r->notify[j]);
         free(r->notify);
         free(r->lang);
         free(r->file);
@@ -933,8 +941,10 @@ void config_free(struct config *c)
     free(c->rules);
     for (size_t i = 0; i < c->n_expects; i++) {
         struct cfg_expect *e = &c->expects[i];
-        for (size_t j = 0; j < e->n_fires; j++) free(e->fires[j]);
-        for (size_t j = 0; j < e->n_not_fires; j++) free(e->not_fires[j]);
+        for (size_t j = 0; j < e->n_fires; j++)
+            free(e->fires[j]);
+        for (size_t j = 0; j < e->n_not_fires; j++)
+            free(e->not_fires[j]);
         free(e->fires);
         free(e->not_fires);
         free(e->rule);

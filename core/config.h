@@ -17,9 +17,9 @@
 
 struct cfg_source {
     char *name;
-    char *url;  /* http://, https:// or file:// */
-    char *kind; /* "feed" (also reads HTML pages as one article) or "page" */
-    char *lang; /* NULL: from the feed, else "en" */
+    char *url;            /* http://, https:// or file:// */
+    char *kind;           /* "feed" (also reads HTML pages as one article) or "page" */
+    char *lang;           /* NULL: from the feed, else "en" */
     int64_t every_ms;     /* the first interval; it then adapts within min..max */
     int64_t min_every_ms; /* lower bound of the adaptive interval (default every/4, >= 1m) */
     int64_t max_every_ms; /* upper bound (default every*4) */
@@ -48,14 +48,14 @@ struct cfg_notifier {
 
 struct cfg_rule {
     char *name;
-    char *query_src;    /* NULL when the rule is a pure `match` function */
+    char *query_src; /* NULL when the rule is a pure `match` function */
     struct query *query;
-    int match_ref;      /* registry ref of the match function, or LUA_NOREF */
-    char **notify;      /* notifier names */
+    int match_ref; /* registry ref of the match function, or LUA_NOREF */
+    char **notify; /* notifier names */
     size_t n_notify;
-    char *lang;         /* NULL: "en" */
+    char *lang; /* NULL: "en" */
     int stem;
-    long budget;        /* instructions per evaluation of `match` */
+    long budget; /* instructions per evaluation of `match` */
     char *file;
     int line;
     /* Run-time health: consecutive failures; disabled after too many. */
@@ -91,10 +91,10 @@ struct config {
     struct cfg_expect *expects;
     size_t n_expects;
     /* herald.options { … } */
-    char *state_dir;         /* NULL: XDG default */
-    int log_level;           /* -1: unset */
-    char *user_agent;        /* NULL: default */
-    char *proxy;             /* NULL: from the environment (http_proxy, https_proxy, no_proxy) */
+    char *state_dir;  /* NULL: XDG default */
+    int log_level;    /* -1: unset */
+    char *user_agent; /* NULL: default */
+    char *proxy;      /* NULL: from the environment (http_proxy, https_proxy, no_proxy) */
     int64_t default_every_ms;
     int64_t retention_ms; /* seen items and finished alerts older than this are pruned */
     long max_concurrent;
@@ -107,9 +107,9 @@ struct config {
 
 /* Hooks the loader needs from the daemon. */
 struct config_env {
-    const struct plugin_registry *plugins; /* to validate notifier types and options */
-    const char *library_dir;               /* herald's Lua library for require(), or NULL */
-    const char *state_dir;                 /* exposed to the config as herald.state_dir */
+    const struct plugin_registry *plugins;      /* to validate notifier types and options */
+    const char *library_dir;                    /* herald's Lua library for require(), or NULL */
+    const char *state_dir;                      /* exposed to the config as herald.state_dir */
     void (*print)(void *arg, const char *line); /* Lua print() */
     void *print_arg;
 };

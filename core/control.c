@@ -117,16 +117,14 @@ static json_t *sources_json(struct herald *h)
         json_object_set_new(o, "last_fetch", time_or_null(have == 1 ? st.last_fetch : 0));
         json_object_set_new(o, "next_poll", time_or_null(have == 1 ? st.next_poll : 0));
         json_object_set_new(o, "last_status", json_integer(have == 1 ? st.last_status : 0));
-        json_object_set_new(o, "last_error", have == 1 && st.last_error
-                                                 ? json_string(st.last_error)
-                                                 : json_null());
+        json_object_set_new(o, "last_error",
+                            have == 1 && st.last_error ? json_string(st.last_error) : json_null());
         json_object_set_new(o, "failures", json_integer(have == 1 ? st.failures : 0));
         json_object_set_new(o, "items_new", json_integer(have == 1 ? st.items_new : 0));
         json_object_set_new(o, "items_total", json_integer(have == 1 ? st.items_total : 0));
-        json_object_set_new(o, "interval_s",
-                            json_integer((have == 1 && st.interval_ms ? st.interval_ms
-                                                                      : s->every_ms) /
-                                         1000));
+        json_object_set_new(
+            o, "interval_s",
+            json_integer((have == 1 && st.interval_ms ? st.interval_ms : s->every_ms) / 1000));
         json_array_append_new(arr, o);
         source_state_clear(&st);
     }
@@ -140,19 +138,18 @@ static json_t *rules_json(struct herald *h)
         const struct cfg_rule *r = &h->cfg->rules[i];
         char where[600];
         snprintf(where, sizeof where, "%s:%d", r->file, r->line);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:b, s:b}", "name", r->name,
-                                             "where", where, "hits", (json_int_t)r->hits,
-                                             "disabled", r->disabled, "paused", r->paused));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:b, s:b}", "name", r->name, "where",
+                                             where, "hits", (json_int_t)r->hits, "disabled",
+                                             r->disabled, "paused", r->paused));
     }
     return arr;
 }
 
 static json_t *control_status(struct herald *h)
 {
-    json_t *doc = json_pack("{s:b, s:s, s:i, s:I, s:s}", "ok", 1, "version", HERALD_VERSION,
-                            "pid", (int)getpid(), "uptime_s",
-                            (json_int_t)((now_ms() - h->started_ms) / 1000), "config",
-                            h->config_path);
+    json_t *doc = json_pack(
+        "{s:b, s:s, s:i, s:I, s:s}", "ok", 1, "version", HERALD_VERSION, "pid", (int)getpid(),
+        "uptime_s", (json_int_t)((now_ms() - h->started_ms) / 1000), "config", h->config_path);
     json_object_set_new(doc, "memory_rss_kb", json_integer(rss_kb()));
     json_object_set_new(doc, "sources", sources_json(h));
     json_object_set_new(doc, "rules", rules_json(h));
@@ -184,9 +181,9 @@ static json_t *do_history(struct herald *h, json_t *req)
     for (size_t i = 0; i < n; i++) {
         const struct history_entry *e = &v[i];
         json_t *o = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:i, s:s?}", "id",
-                              e->alert_id, "rule", e->rule, "source", e->source, "title",
-                              e->title, "link", e->link, "notifier", e->notifier, "state",
-                              e->state, "attempts", e->attempts, "last_error", e->last_error);
+                              e->alert_id, "rule", e->rule, "source", e->source, "title", e->title,
+                              "link", e->link, "notifier", e->notifier, "state", e->state,
+                              "attempts", e->attempts, "last_error", e->last_error);
         json_object_set_new(o, "created", time_or_null(e->created));
         json_array_append_new(arr, o);
     }
@@ -197,7 +194,8 @@ static json_t *do_history(struct herald *h, json_t *req)
 static json_t *do_pause(struct herald *h, json_t *req, int pause)
 {
     const char *name = json_string_value(json_object_get(req, "name"));
-    if (!name) return error_doc("%s needs the name of a source or a rule", pause ? "pause" : "resume");
+    if (!name)
+        return error_doc("%s needs the name of a source or a rule", pause ? "pause" : "resume");
     int kind = herald_set_paused(h, name, pause);
     if (kind < 0) return error_doc("no source or rule named '%s'", name);
     log_msg(&h->log, HERALD_LOG_INFO, "%s %s %s", kind == 1 ? "source" : "rule", name,
@@ -238,34 +236,41 @@ static json_t *do_metrics(struct herald *h)
     struct strbuf b;
     sb_init(&b);
     const struct herald_stats *s = &h->stats;
-    sb_printf(&b, "# HELP herald_fetches_total Source polls by result.\n"
-                  "# TYPE herald_fetches_total counter\n"
-                  "herald_fetches_total{result=\"ok\"} %lu\n"
-                  "herald_fetches_total{result=\"not_modified\"} %lu\n"
-                  "herald_fetches_total{result=\"error\"} %lu\n",
+    sb_printf(&b,
+              "# HELP herald_fetches_total Source polls by result.\n"
+              "# TYPE herald_fetches_total counter\n"
+              "herald_fetches_total{result=\"ok\"} %lu\n"
+              "herald_fetches_total{result=\"not_modified\"} %lu\n"
+              "herald_fetches_total{result=\"error\"} %lu\n",
               s->fetches - s->fetch_errors - s->not_modified, s->not_modified, s->fetch_errors);
-    sb_printf(&b, "# HELP herald_items_new_total Items seen for the first time.\n"
-                  "# TYPE herald_items_new_total counter\nherald_items_new_total %lu\n",
+    sb_printf(&b,
+              "# HELP herald_items_new_total Items seen for the first time.\n"
+              "# TYPE herald_items_new_total counter\nherald_items_new_total %lu\n",
               s->items_new);
-    sb_printf(&b, "# HELP herald_alerts_total Alerts raised.\n"
-                  "# TYPE herald_alerts_total counter\nherald_alerts_total %lu\n",
+    sb_printf(&b,
+              "# HELP herald_alerts_total Alerts raised.\n"
+              "# TYPE herald_alerts_total counter\nherald_alerts_total %lu\n",
               s->alerts);
-    sb_printf(&b, "# HELP herald_deliveries_total Delivery attempts by result.\n"
-                  "# TYPE herald_deliveries_total counter\n"
-                  "herald_deliveries_total{result=\"delivered\"} %lu\n"
-                  "herald_deliveries_total{result=\"retry\"} %lu\n"
-                  "herald_deliveries_total{result=\"dead\"} %lu\n",
+    sb_printf(&b,
+              "# HELP herald_deliveries_total Delivery attempts by result.\n"
+              "# TYPE herald_deliveries_total counter\n"
+              "herald_deliveries_total{result=\"delivered\"} %lu\n"
+              "herald_deliveries_total{result=\"retry\"} %lu\n"
+              "herald_deliveries_total{result=\"dead\"} %lu\n",
               s->delivered, s->delivery_retries, s->dead);
-    sb_printf(&b, "# HELP herald_rule_eval_seconds_total Time spent evaluating rules.\n"
-                  "# TYPE herald_rule_eval_seconds_total counter\n"
-                  "herald_rule_eval_seconds_total %.6f\n",
+    sb_printf(&b,
+              "# HELP herald_rule_eval_seconds_total Time spent evaluating rules.\n"
+              "# TYPE herald_rule_eval_seconds_total counter\n"
+              "herald_rule_eval_seconds_total %.6f\n",
               (double)s->rule_eval_us / 1e6);
     long pending = store_outbox_pending(h->store);
-    sb_printf(&b, "# HELP herald_outbox_pending Alerts waiting for delivery.\n"
-                  "# TYPE herald_outbox_pending gauge\nherald_outbox_pending %ld\n",
+    sb_printf(&b,
+              "# HELP herald_outbox_pending Alerts waiting for delivery.\n"
+              "# TYPE herald_outbox_pending gauge\nherald_outbox_pending %ld\n",
               pending < 0 ? 0 : pending);
-    sb_printf(&b, "# HELP herald_resident_memory_bytes Resident memory.\n"
-                  "# TYPE herald_resident_memory_bytes gauge\nherald_resident_memory_bytes %ld\n",
+    sb_printf(&b,
+              "# HELP herald_resident_memory_bytes Resident memory.\n"
+              "# TYPE herald_resident_memory_bytes gauge\nherald_resident_memory_bytes %ld\n",
               rss_kb() * 1024);
     char *text = sb_steal(&b);
     json_t *doc = json_pack("{s:b, s:s}", "ok", 1, "text", text ? text : "");

@@ -177,7 +177,8 @@ void herald_stop(struct herald *h, int exit_code)
     h->stopping = 1;
     if (!h->once) service_stopping(h);
     h->exit_code = exit_code;
-    for (size_t i = 0; i < h->n_sources; i++) uv_timer_stop(&h->sources[i]->timer);
+    for (size_t i = 0; i < h->n_sources; i++)
+        uv_timer_stop(&h->sources[i]->timer);
     uv_timer_stop(&h->outbox_timer);
     if (h->deliveries_in_flight == 0) {
         finish(h);
@@ -400,9 +401,9 @@ static char *absolute(const char *p)
 /* Decide the state directory and take its pid lock: one herald per state. */
 static int lock_state(struct herald *h, const struct herald_args *args)
 {
-    char *dir = args->state_dir       ? absolute(args->state_dir)
-                : h->cfg->state_dir   ? absolute(h->cfg->state_dir)
-                                      : xdg_state_dir();
+    char *dir = args->state_dir     ? absolute(args->state_dir)
+                : h->cfg->state_dir ? absolute(h->cfg->state_dir)
+                                    : xdg_state_dir();
     h->state_dir = dir;
     if (!dir || mkdir_p(dir, 0700) != 0) {
         fprintf(stderr, "herald: %s: %s\n", dir ? dir : "state directory", strerror(errno));
@@ -460,7 +461,8 @@ static int daemonize(struct herald *h, const char *log_file)
 static void teardown(struct herald *h)
 {
     if (h->state_dir) pidfile_release(h->pid_fd, h->state_dir);
-    for (size_t i = 0; i < h->n_paused; i++) free(h->paused[i]);
+    for (size_t i = 0; i < h->n_paused; i++)
+        free(h->paused[i]);
     free(h->paused);
     free(h->state_dir);
     free(h->control_path);
@@ -481,7 +483,7 @@ int herald_main(const struct herald_args *args)
     h->once = args->once;
     h->pid_fd = -1;
     h->started_ms = now_ms();
-    h->log.level = args->verbosity < 0 ? HERALD_LOG_WARN
+    h->log.level = args->verbosity < 0   ? HERALD_LOG_WARN
                    : args->verbosity > 0 ? HERALD_LOG_DEBUG
                                          : HERALD_LOG_INFO;
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
@@ -536,8 +538,10 @@ int herald_main(const struct herald_args *args)
     if (!h->once) {
         h->control_path = control_socket_path(args->socket_path, h->state_dir);
         if (control_start(h, err, sizeof err) != 0)
-            log_msg(&h->log, HERALD_LOG_WARN, "control socket: %s; herald status and friends "
-                                              "will not reach this herald", err);
+            log_msg(&h->log, HERALD_LOG_WARN,
+                    "control socket: %s; herald status and friends "
+                    "will not reach this herald",
+                    err);
     }
     uv_timer_init(&h->loop, &h->outbox_timer);
     h->outbox_timer.data = h;
@@ -576,9 +580,8 @@ int herald_main(const struct herald_args *args)
         log_msg(&h->log, HERALD_LOG_INFO,
                 "done: %lu fetched, %lu errors, %lu not modified, %lu new items, %lu alerts, "
                 "%lu delivered, %lu to retry, %lu dead",
-                h->stats.fetches, h->stats.fetch_errors, h->stats.not_modified,
-                h->stats.items_new, h->stats.alerts, h->stats.delivered,
-                h->stats.delivery_retries, h->stats.dead);
+                h->stats.fetches, h->stats.fetch_errors, h->stats.not_modified, h->stats.items_new,
+                h->stats.alerts, h->stats.delivered, h->stats.delivery_retries, h->stats.dead);
 out:
     teardown(h);
     if (loop_ready && uv_loop_close(&h->loop) != 0) {

@@ -42,8 +42,8 @@ static int run_match(struct config *cfg, struct cfg_rule *r, const struct herald
     } else {
         r->failures++;
         const char *msg = lua_tostring(L, -1);
-        log_msg(lg, HERALD_LOG_WARN, "rule %s (%s:%d): %s; skipped for \"%s\"%s", r->name,
-                r->file, r->line, msg ? msg : "error", field_or_empty(a->title),
+        log_msg(lg, HERALD_LOG_WARN, "rule %s (%s:%d): %s; skipped for \"%s\"%s", r->name, r->file,
+                r->line, msg ? msg : "error", field_or_empty(a->title),
                 r->failures >= MAX_RULE_FAILURES ? "; disabled after repeated failures" : "");
         if (r->failures >= MAX_RULE_FAILURES) r->disabled = 1;
     }

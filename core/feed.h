@@ -17,14 +17,14 @@
 
 enum feed_format {
     FEED_UNKNOWN = 0,
-    FEED_RSS20,   /* "rss2.0" */
-    FEED_RSS10,   /* "rss1.0" (RDF) */
-    FEED_RSS09X,  /* "rss0.9x" (0.90 RDF, 0.91–0.94) */
-    FEED_ATOM10,  /* "atom1.0" */
-    FEED_ATOM03,  /* "atom0.3" */
+    FEED_RSS20,    /* "rss2.0" */
+    FEED_RSS10,    /* "rss1.0" (RDF) */
+    FEED_RSS09X,   /* "rss0.9x" (0.90 RDF, 0.91–0.94) */
+    FEED_ATOM10,   /* "atom1.0" */
+    FEED_ATOM03,   /* "atom0.3" */
     FEED_JSONFEED, /* "jsonfeed1" */
-    FEED_HTML,    /* "html": a web page read as one article */
-    FEED_TEXT,    /* "text": a plain text file read as one article */
+    FEED_HTML,     /* "html": a web page read as one article */
+    FEED_TEXT,     /* "text": a plain text file read as one article */
 };
 
 struct enclosure {
@@ -36,7 +36,7 @@ struct enclosure {
 struct item {
     const char *id; /* stable: guid / atom:id / JSON id, else derived from link and title */
     const char *title;
-    const char *link; /* absolute */
+    const char *link;  /* absolute */
     int64_t published; /* seconds since the epoch UTC, -1 when absent or unparseable */
     int64_t updated;
     const char *author;
@@ -54,7 +54,7 @@ struct item {
 struct feed {
     struct arena arena;
     enum feed_format format;
-    int bozo; /* non-zero when malformed input was recovered */
+    int bozo;                /* non-zero when malformed input was recovered */
     const char *bozo_reason; /* first problem found, or NULL */
     const char *title;
     const char *link;

@@ -32,10 +32,10 @@ struct notifier_inst {
     const struct cfg_notifier *cfg; /* NULL once retired by a reload */
     struct herald_opts *opts;       /* borrowed from cfg, or owned copy when retired */
     void *state;
-    int ready;      /* init succeeded */
-    int in_flight;  /* deliveries started and not completed */
-    int blocked;    /* fetch --once: its queue head failed this run; try no more */
-    int retired;    /* replaced by a reload: finalised when in_flight drops to 0 */
+    int ready;     /* init succeeded */
+    int in_flight; /* deliveries started and not completed */
+    int blocked;   /* fetch --once: its queue head failed this run; try no more */
+    int retired;   /* replaced by a reload: finalised when in_flight drops to 0 */
     struct notifier_inst *next_retired;
 };
 
@@ -45,7 +45,7 @@ struct source_run {
     char *name;
     uv_timer_t timer;
     int in_flight;
-    int removed; /* gone from the config after a reload: freed once idle */
+    int removed;       /* gone from the config after a reload: freed once idle */
     int pending_pages; /* kind = "page": article fetches of this poll still running */
     int64_t next_poll_ms;
     size_t cfg_index; /* position in h->cfg->sources, checked by name before use */
@@ -55,7 +55,7 @@ struct source_run {
 struct herald_stats {
     unsigned long fetches, fetch_errors, not_modified, items_new, alerts, delivered,
         delivery_retries, dead;
-    uint64_t rule_eval_us; /* time spent in rules_evaluate */
+    uint64_t rule_eval_us;    /* time spent in rules_evaluate */
     unsigned long polls_done; /* fetch --once: sources finished, for the progress line */
     int64_t progress_ms;      /* when the progress line was last drawn (0: never) */
     unsigned long parse_jobs; /* feeds handed to the thread pool and not yet processed */
@@ -85,8 +85,8 @@ struct herald {
     uv_timer_t outbox_timer;
     uv_timer_t drain_timer;
     uv_signal_t sig_int, sig_term, sig_hup, sig_usr1;
-    uv_fs_event_t cfg_watch; /* the config's folder: a saved .lua file reloads */
-    uv_timer_t reload_timer; /* debounces bursts of file events into one reload */
+    uv_fs_event_t cfg_watch;  /* the config's folder: a saved .lua file reloads */
+    uv_timer_t reload_timer;  /* debounces bursts of file events into one reload */
     uv_timer_t service_timer; /* sd_notify STATUS= refresh and WATCHDOG=1 */
     uint64_t watchdog_usec;   /* WatchdogSec= of the unit, 0 when none */
     int watching;
@@ -117,7 +117,7 @@ struct herald_args {
     const char *socket_path; /* --socket; NULL: control_socket_path()'s default */
     const char *log_file;    /* --log FILE (with --daemon); NULL: stderr */
     int daemonize;           /* --daemon: detach (double fork) */
-    int verbosity; /* -1 quiet, 0 normal, 1+ verbose */
+    int verbosity;           /* -1 quiet, 0 normal, 1+ verbose */
     int once;
 };
 /* Run the daemon (or one `fetch --once` pass) until stopped. Returns the exit status. */

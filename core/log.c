@@ -29,8 +29,8 @@ void log_vmsg(const struct logger *lg, enum herald_log_level lvl, const char *fm
         gmtime_r(&now, &tm);
         off = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%SZ ", &tm);
     }
-    off += snprintf(line + off, sizeof line - (size_t)off, "herald %s: ",
-                    level_names[lvl <= HERALD_LOG_DEBUG ? lvl : HERALD_LOG_DEBUG]);
+    off += snprintf(line + off, sizeof line - (size_t)off,
+                    "herald %s: ", level_names[lvl <= HERALD_LOG_DEBUG ? lvl : HERALD_LOG_DEBUG]);
     vsnprintf(line + off, sizeof line - (size_t)off, fmt, ap);
     /* One fputs per line so lines from a log burst never interleave mid-line. */
     size_t len = strlen(line);
@@ -81,7 +81,8 @@ char *log_mask_url(const char *url, char *buf, size_t n)
     const char *seg_end = path;
     if (*seg_end == '/') {
         seg_end++;
-        while (*seg_end && *seg_end != '/' && *seg_end != '?' && *seg_end != '#') seg_end++;
+        while (*seg_end && *seg_end != '/' && *seg_end != '?' && *seg_end != '#')
+            seg_end++;
     }
     int masked = *seg_end != '\0' || at != NULL;
     snprintf(buf, n, "%.*s://%.*s%.*s%s", (int)(scheme_end - url), url, (int)(p - host), host,

@@ -133,16 +133,24 @@ enum {
     OPT_LIMIT
 };
 
-static const struct option LONG_OPTS[] = {
-    {"config", required_argument, NULL, 'c'}, {"state", required_argument, NULL, OPT_STATE},
-    {"verbose", no_argument, NULL, 'v'},      {"quiet", no_argument, NULL, 'q'},
-    {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
-    {"once", no_argument, NULL, OPT_ONCE},    {"json", no_argument, NULL, OPT_JSON},
-    {"color", no_argument, NULL, OPT_COLOR},  {"no-color", no_argument, NULL, OPT_NO_COLOR},
-    {"check", no_argument, NULL, OPT_CHECK},  {"socket", required_argument, NULL, OPT_SOCKET},
-    {"daemon", no_argument, NULL, OPT_DAEMON}, {"log", required_argument, NULL, OPT_LOG},
-    {"rule", required_argument, NULL, OPT_RULE}, {"since", required_argument, NULL, OPT_SINCE},
-    {"limit", required_argument, NULL, OPT_LIMIT}, {NULL, 0, NULL, 0}};
+static const struct option LONG_OPTS[] = {{"config", required_argument, NULL, 'c'},
+                                          {"state", required_argument, NULL, OPT_STATE},
+                                          {"verbose", no_argument, NULL, 'v'},
+                                          {"quiet", no_argument, NULL, 'q'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {"version", no_argument, NULL, 'V'},
+                                          {"once", no_argument, NULL, OPT_ONCE},
+                                          {"json", no_argument, NULL, OPT_JSON},
+                                          {"color", no_argument, NULL, OPT_COLOR},
+                                          {"no-color", no_argument, NULL, OPT_NO_COLOR},
+                                          {"check", no_argument, NULL, OPT_CHECK},
+                                          {"socket", required_argument, NULL, OPT_SOCKET},
+                                          {"daemon", no_argument, NULL, OPT_DAEMON},
+                                          {"log", required_argument, NULL, OPT_LOG},
+                                          {"rule", required_argument, NULL, OPT_RULE},
+                                          {"since", required_argument, NULL, OPT_SINCE},
+                                          {"limit", required_argument, NULL, OPT_LIMIT},
+                                          {NULL, 0, NULL, 0}};
 
 struct parsed {
     const char *config;
@@ -177,23 +185,57 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *help, 
     int c;
     while ((c = getopt_long(argc, argv, "c:vqhV", LONG_OPTS, NULL)) != -1) {
         switch (c) {
-        case 'c': p->config = optarg; break;
-        case OPT_STATE: p->state = optarg; break;
-        case 'v': p->verbosity = 1; break;
-        case 'q': p->verbosity = -1; break;
-        case 'h': p->help = 1; break;
-        case 'V': printf("herald %s\n", HERALD_VERSION); exit(0);
-        case OPT_ONCE: p->once = 1; break;
-        case OPT_JSON: p->json = 1; break;
-        case OPT_COLOR: p->color = 1; break;
-        case OPT_NO_COLOR: p->color = 0; break;
-        case OPT_CHECK: p->check = 1; break;
-        case OPT_SOCKET: p->socket = optarg; break;
-        case OPT_DAEMON: p->daemon = 1; break;
-        case OPT_LOG: p->log = optarg; break;
-        case OPT_RULE: p->rule = optarg; break;
-        case OPT_SINCE: p->since = optarg; break;
-        case OPT_LIMIT: p->limit = optarg; break;
+        case 'c':
+            p->config = optarg;
+            break;
+        case OPT_STATE:
+            p->state = optarg;
+            break;
+        case 'v':
+            p->verbosity = 1;
+            break;
+        case 'q':
+            p->verbosity = -1;
+            break;
+        case 'h':
+            p->help = 1;
+            break;
+        case 'V':
+            printf("herald %s\n", HERALD_VERSION);
+            exit(0);
+        case OPT_ONCE:
+            p->once = 1;
+            break;
+        case OPT_JSON:
+            p->json = 1;
+            break;
+        case OPT_COLOR:
+            p->color = 1;
+            break;
+        case OPT_NO_COLOR:
+            p->color = 0;
+            break;
+        case OPT_CHECK:
+            p->check = 1;
+            break;
+        case OPT_SOCKET:
+            p->socket = optarg;
+            break;
+        case OPT_DAEMON:
+            p->daemon = 1;
+            break;
+        case OPT_LOG:
+            p->log = optarg;
+            break;
+        case OPT_RULE:
+            p->rule = optarg;
+            break;
+        case OPT_SINCE:
+            p->since = optarg;
+            break;
+        case OPT_LIMIT:
+            p->limit = optarg;
+            break;
         default:
             if (optopt)
                 fprintf(stderr, "herald %s: unknown option '-%c'\n", cmd, optopt);
@@ -308,8 +350,7 @@ static int cmd_control(const char *cmd, int argc, char **argv)
     }
     int history = !strcmp(cmd, "history");
     if (!history && (p.rule || p.since || p.limit)) {
-        fprintf(stderr, "herald %s: --rule, --since and --limit belong to 'herald history'\n",
-                cmd);
+        fprintf(stderr, "herald %s: --rule, --since and --limit belong to 'herald history'\n", cmd);
         return 64;
     }
     o.rule = p.rule;

@@ -165,7 +165,8 @@ int notifiers_sync(struct herald *h, char *err, size_t errlen)
 
 void notifiers_close(struct herald *h)
 {
-    for (size_t i = 0; i < h->n_notifiers; i++) inst_free(h->notifiers[i]);
+    for (size_t i = 0; i < h->n_notifiers; i++)
+        inst_free(h->notifiers[i]);
     free(h->notifiers);
     h->notifiers = NULL;
     h->n_notifiers = 0;

@@ -36,7 +36,8 @@ static int64_t backoff_ms(const struct cfg_notifier *c, int attempts)
 {
     int64_t min = c ? c->retry_min_ms : 10000, max = c ? c->retry_max_ms : 3600000;
     int64_t d = min;
-    for (int i = 1; i < attempts && d < max; i++) d *= 2;
+    for (int i = 1; i < attempts && d < max; i++)
+        d *= 2;
     if (d > max) d = max;
     /* ±20% jitter so that many alerts failing together do not retry in lockstep. */
     int64_t j = d / 5;
@@ -57,9 +58,9 @@ static void record_result(struct herald_delivery *d, enum herald_result r, const
         h->stats.delivered++;
         log_msg(&h->log, HERALD_LOG_DEBUG, "notifier %s: delivered alert %s", n->name,
                 d->doc.alert.id ? d->doc.alert.id : "?");
-        return (void)(rc != 0 ? log_msg(&h->log, HERALD_LOG_ERROR, "store: %s",
-                                        store_errmsg(h->store))
-                              : 0);
+        return (void)(rc != 0
+                          ? log_msg(&h->log, HERALD_LOG_ERROR, "store: %s", store_errmsg(h->store))
+                          : 0);
     }
     int64_t give_up = c ? c->give_up_ms : 7LL * 86400 * 1000;
     int too_old = now - d->created * 1000 > give_up;
@@ -219,6 +220,7 @@ void outbox_schedule(struct herald *h)
      * net is armed here, never a busy loop. */
     if (delay < 1000) delay = 1000;
     if (delay > 3600 * 1000) delay = 3600 * 1000;
-    if (uv_timer_get_due_in(&h->outbox_timer) == 0 || (int64_t)uv_timer_get_due_in(&h->outbox_timer) > delay)
+    if (uv_timer_get_due_in(&h->outbox_timer) == 0 ||
+        (int64_t)uv_timer_get_due_in(&h->outbox_timer) > delay)
         uv_timer_start(&h->outbox_timer, on_outbox_timer, (uint64_t)delay, 0);
 }

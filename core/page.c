@@ -20,7 +20,12 @@
 #include <string.h>
 #include <strings.h>
 
-enum { MIN_ARTICLE_CHARS = 1500, MIN_HEADLINE_WORDS = 3, LONG_HEADLINE_WORDS = 6, MAX_WALK = 200000 };
+enum {
+    MIN_ARTICLE_CHARS = 1500,
+    MIN_HEADLINE_WORDS = 3,
+    LONG_HEADLINE_WORDS = 6,
+    MAX_WALK = 200000
+};
 
 static int name_is(const xmlNode *n, const char *name)
 {
@@ -39,8 +44,8 @@ static const char *attr(const xmlNode *n, const char *name)
 /* Page chrome whose links are navigation, not stories. */
 static int is_chrome(const xmlNode *n)
 {
-    static const char *const tags[] = {"nav", "header", "footer", "aside", "form", "script",
-                                       "style", "noscript", "template", NULL};
+    static const char *const tags[] = {"nav",    "header", "footer",   "aside",    "form",
+                                       "script", "style",  "noscript", "template", NULL};
     for (const char *const *t = tags; *t; t++)
         if (name_is(n, *t)) return 1;
     const char *role = attr(n, "role");
@@ -72,8 +77,7 @@ static int declares_article(const xmlNode *n)
             n->children->content) {
             const char *js = (const char *)n->children->content;
             if (contains_ci(js, "\"NewsArticle\"") || contains_ci(js, "\"Article\"") ||
-                contains_ci(js, "\"ReportageNewsArticle\"") ||
-                contains_ci(js, "\"BlogPosting\""))
+                contains_ci(js, "\"ReportageNewsArticle\"") || contains_ci(js, "\"BlogPosting\""))
                 return 1;
         }
     }
@@ -103,7 +107,8 @@ static int host_of(const char *url, char *out, size_t n)
         const char *h = u->server;
         if (strncasecmp(h, "www.", 4) == 0) h += 4;
         size_t i = 0;
-        for (; h[i] && i + 1 < n; i++) out[i] = (char)tolower((unsigned char)h[i]);
+        for (; h[i] && i + 1 < n; i++)
+            out[i] = (char)tolower((unsigned char)h[i]);
         out[i] = '\0';
     }
     xmlFreeURI(u);
@@ -113,9 +118,8 @@ static int host_of(const char *url, char *out, size_t n)
 /* Links to files (images, documents, feeds) are never stories. */
 static int is_media(const char *path)
 {
-    static const char *const media[] = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".pdf",
-                                        ".mp3", ".mp4", ".zip", ".css", ".js", ".xml", ".rss",
-                                        NULL};
+    static const char *const media[] = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".pdf", ".mp3",
+                                        ".mp4", ".zip",  ".css", ".js",  ".xml",  ".rss", NULL};
     size_t plen = strlen(path);
     for (const char *const *m = media; *m; m++) {
         size_t ml = strlen(*m);
@@ -137,7 +141,8 @@ static int story_path(const char *url)
     int story = 0, segments = 0;
     const char *seg = path;
     while (*seg) {
-        while (*seg == '/') seg++;
+        while (*seg == '/')
+            seg++;
         const char *end = strchr(seg, '/');
         size_t len = end ? (size_t)(end - seg) : strlen(seg);
         if (len == 0) break;
@@ -191,8 +196,7 @@ static void consider_link(struct walk *w, const xmlNode *n)
     size_t words = text ? count_words(text) : 0;
     /* A story-like path with a headline, or a plain path with a long headline. */
     int story = story_path(abs);
-    if (story < 0 || words < MIN_HEADLINE_WORDS || (!story && words < LONG_HEADLINE_WORDS))
-        return;
+    if (story < 0 || words < MIN_HEADLINE_WORDS || (!story && words < LONG_HEADLINE_WORDS)) return;
     /* The fragment never names another story. */
     char *hash = strchr(abs, '#');
     if (hash) abs = arena_strndup(w->a, abs, (size_t)(hash - abs));

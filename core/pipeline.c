@@ -42,7 +42,8 @@ static int on_fire(void *arg, struct cfg_rule *r, const struct evidence_list *ev
             free(json);
             return -1;
         }
-        for (size_t i = 0; i < n; i++) names[i] = h->cfg->notifiers[i].name;
+        for (size_t i = 0; i < n; i++)
+            names[i] = h->cfg->notifiers[i].name;
     }
     int rc = store_alert_add(h->store, id, r->name, fc->src->name, fc->a->id, fc->a->title,
                              fc->a->link, json, (const char *const *)names, n, fc->now);
@@ -101,8 +102,9 @@ long pipeline_process(struct herald *h, const struct cfg_source *src, const stru
     h->stats.items_new += (unsigned long)fresh;
     return fresh;
 fail:
-    log_msg(&h->log, HERALD_LOG_ERROR, "source %s: store: %s; the items stay unseen and are "
-                                       "retried at the next poll",
+    log_msg(&h->log, HERALD_LOG_ERROR,
+            "source %s: store: %s; the items stay unseen and are "
+            "retried at the next poll",
             src->name, store_errmsg(h->store));
     store_rollback(h->store);
     return -1;

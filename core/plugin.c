@@ -97,8 +97,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void load_dir(struct plugin_registry *r, const char *dir,
-                     void (*warn)(void *, const char *), void *arg)
+static void load_dir(struct plugin_registry *r, const char *dir, void (*warn)(void *, const char *),
+                     void *arg)
 {
     DIR *d = opendir(dir);
     if (!d) return;
@@ -119,8 +119,7 @@ static void load_dir(struct plugin_registry *r, const char *dir,
 }
 
 struct plugin_registry *plugin_registry_load(const char *path,
-                                             void (*warn)(void *arg, const char *msg),
-                                             void *arg)
+                                             void (*warn)(void *arg, const char *msg), void *arg)
 {
     struct plugin_registry *r = calloc(1, sizeof *r);
     if (!r) return NULL;

@@ -16,8 +16,8 @@ struct plugin_registry;
 struct opt_value {
     char *name;
     enum herald_opt_type type;
-    char *text;       /* scalar value as text (DURATION as milliseconds, BOOL as 0/1) */
-    char **map_keys;  /* MAP entries */
+    char *text;      /* scalar value as text (DURATION as milliseconds, BOOL as 0/1) */
+    char **map_keys; /* MAP entries */
     char **map_vals;
     size_t map_n;
 };
@@ -32,8 +32,7 @@ struct herald_opts {
  * are skipped). A file that fails to load or has another ABI is reported through `warn`
  * (may be NULL) and skipped. Returns the registry or NULL when out of memory. */
 struct plugin_registry *plugin_registry_load(const char *path,
-                                             void (*warn)(void *arg, const char *msg),
-                                             void *arg);
+                                             void (*warn)(void *arg, const char *msg), void *arg);
 /* dlclose every plugin. */
 void plugin_registry_free(struct plugin_registry *r);
 /* The plugin named `name` (a notifier `type`), or NULL. */

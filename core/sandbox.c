@@ -153,8 +153,7 @@ static int l_require(lua_State *L)
     if (!lua_isnil(L, -1)) return 1;
     lua_pop(L, 1);
     if (!valid_module_name(name))
-        return luaL_error(L, "require: bad module name '%s' (letters, digits, _ - and dots)",
-                          name);
+        return luaL_error(L, "require: bad module name '%s' (letters, digits, _ - and dots)", name);
     char rel[512];
     snprintf(rel, sizeof rel, "%s", name);
     for (char *p = rel; *p; p++)
@@ -204,21 +203,23 @@ static int open_all(lua_State *L)
     struct sandbox *sb = lua_touserdata(L, 1);
     luaL_openlibs(L);
 
-    static const char *const base[] = {"assert", "error", "ipairs", "next", "pairs", "pcall",
-                                       "rawequal", "rawget", "rawlen", "rawset", "select",
-                                       "setmetatable", "getmetatable", "tonumber", "tostring",
-                                       "type", "xpcall", "_VERSION", NULL};
-    static const char *const string_fns[] = {"byte", "char", "find", "format", "gmatch", "gsub",
-                                             "len", "lower", "match", "reverse", "sub", "upper",
-                                             "pack", "packsize", "unpack", NULL};
-    static const char *const table_fns[] = {"concat", "insert", "move", "pack", "remove",
-                                            "sort", "unpack", NULL};
+    static const char *const base[] = {"assert",       "error",    "ipairs",   "next",
+                                       "pairs",        "pcall",    "rawequal", "rawget",
+                                       "rawlen",       "rawset",   "select",   "setmetatable",
+                                       "getmetatable", "tonumber", "tostring", "type",
+                                       "xpcall",       "_VERSION", NULL};
+    static const char *const string_fns[] = {
+        "byte",  "char",    "find", "format", "gmatch", "gsub",     "len",    "lower",
+        "match", "reverse", "sub",  "upper",  "pack",   "packsize", "unpack", NULL};
+    static const char *const table_fns[] = {"concat", "insert", "move",   "pack",
+                                            "remove", "sort",   "unpack", NULL};
     static const char *const math_fns[] = {
-        "abs", "ceil", "cos", "deg", "exp", "floor", "fmod", "huge", "log", "max",
-        "maxinteger", "min", "mininteger", "modf", "pi", "rad", "random", "randomseed", "sin",
-        "sqrt", "tan", "tointeger", "type", "ult", "atan", "asin", "acos", NULL};
-    static const char *const utf8_fns[] = {"char", "charpattern", "codes", "codepoint", "len",
-                                           "offset", NULL};
+        "abs",       "ceil", "cos",    "deg",        "exp",  "floor",      "fmod",
+        "huge",      "log",  "max",    "maxinteger", "min",  "mininteger", "modf",
+        "pi",        "rad",  "random", "randomseed", "sin",  "sqrt",       "tan",
+        "tointeger", "type", "ult",    "atan",       "asin", "acos",       NULL};
+    static const char *const utf8_fns[] = {"char", "charpattern", "codes", "codepoint",
+                                           "len",  "offset",      NULL};
     static const char *const os_fns[] = {"time", "date", "clock", "difftime", NULL};
 
     /* The new global table, built from the allow-list. */
@@ -233,8 +234,11 @@ static int open_all(lua_State *L)
     struct {
         const char *name;
         const char *const *fns;
-    } libs[] = {{"string", string_fns}, {"table", table_fns}, {"math", math_fns},
-                {"utf8", utf8_fns},     {"os", os_fns}};
+    } libs[] = {{"string", string_fns},
+                {"table", table_fns},
+                {"math", math_fns},
+                {"utf8", utf8_fns},
+                {"os", os_fns}};
     for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
         lua_newtable(L);
         copy_fields(L, libs[i].name, libs[i].fns);

@@ -235,8 +235,9 @@ static void on_page_article(void *arg, const struct fetch_result *r)
             snprintf(err, sizeof err, "no article found");
         }
         if (err[0])
-            log_msg(&h->log, HERALD_LOG_WARN, "source %s: article %s: %s; tried again at the "
-                                              "next poll",
+            log_msg(&h->log, HERALD_LOG_WARN,
+                    "source %s: article %s: %s; tried again at the "
+                    "next poll",
                     src->name, pf->link, err);
         feed_free(f);
     }
@@ -246,8 +247,8 @@ static void on_page_article(void *arg, const struct fetch_result *r)
 }
 
 /* A section page: start fetching the story links not seen yet. Returns how many. */
-static long fetch_page_links(struct herald *h, const struct cfg_source *src,
-                             struct source_run *sr, const struct page_scan *scan)
+static long fetch_page_links(struct herald *h, const struct cfg_source *src, struct source_run *sr,
+                             const struct page_scan *scan)
 {
     long started = 0;
     for (size_t i = 0; i < scan->n_links && started < PAGE_LINKS_PER_POLL; i++) {
@@ -290,8 +291,8 @@ static int handle_section(struct herald *h, const struct cfg_source *src, struct
     struct arena a;
     arena_init(&a);
     struct page_scan scan;
-    int section = page_scan(r->body, r->len, r->effective_url ? r->effective_url : r->url,
-                            200, &a, &scan) == 0 &&
+    int section = page_scan(r->body, r->len, r->effective_url ? r->effective_url : r->url, 200, &a,
+                            &scan) == 0 &&
                   !scan.is_article;
     if (section) {
         long started = fetch_page_links(h, src, sr, &scan);
@@ -339,9 +340,9 @@ static int process_body(struct herald *h, const struct cfg_source *src, struct s
 
 /* Fill `st` from a finished transfer and set *next_ms. Returns 1 when the response was a
  * success (2xx processed, or 304). */
-static int handle_response(struct herald *h, const struct cfg_source *src,
-                           struct source_run *sr, const struct fetch_result *r, struct feed *f,
-                           const char *perr, struct source_state *st, int64_t *next_ms)
+static int handle_response(struct herald *h, const struct cfg_source *src, struct source_run *sr,
+                           const struct fetch_result *r, struct feed *f, const char *perr,
+                           struct source_state *st, int64_t *next_ms)
 {
     st->last_status = r->status;
     st->items_new = 0;

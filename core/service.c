@@ -18,11 +18,12 @@ static void send_status(struct herald *h, const char *extra)
 {
     char last[96] = "none yet";
     if (h->stats.alerts) snprintf(last, sizeof last, "%lu this run", h->stats.alerts);
-    sd_notifyf(0, "%sSTATUS=%zu sources, %zu rules, %zu notifiers; %lu fetches, %lu new items, "
-                  "alerts: %s; %lu delivered, %zu deliveries in flight",
-               extra ? extra : "", h->n_sources, h->cfg ? h->cfg->n_rules : 0,
-               h->n_notifiers, h->stats.fetches, h->stats.items_new, last,
-               h->stats.delivered, h->deliveries_in_flight);
+    sd_notifyf(0,
+               "%sSTATUS=%zu sources, %zu rules, %zu notifiers; %lu fetches, %lu new items, "
+               "alerts: %s; %lu delivered, %zu deliveries in flight",
+               extra ? extra : "", h->n_sources, h->cfg ? h->cfg->n_rules : 0, h->n_notifiers,
+               h->stats.fetches, h->stats.items_new, last, h->stats.delivered,
+               h->deliveries_in_flight);
 }
 
 static void on_tick(uv_timer_t *t)

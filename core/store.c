@@ -670,8 +670,8 @@ int store_item_mark(struct store *s, const char *source, const char *item_id, co
     return run(s, ST_ITEM_MARK);
 }
 
-int store_item_touch(struct store *s, const char *source, const char *item_id,
-                     const char *title, const char *link, int64_t now)
+int store_item_touch(struct store *s, const char *source, const char *item_id, const char *title,
+                     const char *link, int64_t now)
 {
     sqlite3_stmt *st = s->st[ST_ITEM_TOUCH];
     if (bind_text(st, 1, source) || bind_text(st, 2, item_id) || bind_text(st, 3, title) ||

@@ -92,8 +92,8 @@ void source_rows_free(struct source_row *v, size_t n);
 int store_item_seen(struct store *s, const char *source, const char *item_id);
 /* Seen-check and mark in one statement: 1 when the item is new (now remembered), 0 when it
  * was seen before (its last_seen refreshed when over an hour old), -1 error. */
-int store_item_touch(struct store *s, const char *source, const char *item_id,
-                     const char *title, const char *link, int64_t now);
+int store_item_touch(struct store *s, const char *source, const char *item_id, const char *title,
+                     const char *link, int64_t now);
 /* Remember an item as seen, or refresh its last_seen time when already there (so that
  * pruning never forgets an item a feed still carries). */
 int store_item_mark(struct store *s, const char *source, const char *item_id, const char *title,

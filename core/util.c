@@ -72,8 +72,8 @@ char *duration_format(int64_t ms, char *buf, size_t n)
     }
     for (size_t i = 0; i < sizeof units / sizeof units[0] && ms > 0 && off < n; i++) {
         if (ms < units[i].ms) continue;
-        int w = snprintf(buf + off, n - off, "%lld%s", (long long)(ms / units[i].ms),
-                         units[i].unit);
+        int w =
+            snprintf(buf + off, n - off, "%lld%s", (long long)(ms / units[i].ms), units[i].unit);
         if (w < 0) break;
         off += (size_t)w;
         ms %= units[i].ms;
@@ -266,7 +266,8 @@ void sb_add(struct strbuf *b, const char *s, size_t n)
     if (b->oom) return;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
+        while (cap < b->len + n + 1)
+            cap *= 2;
         char *ns = realloc(b->s, cap);
         if (!ns) {
             b->oom = 1;

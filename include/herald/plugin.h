@@ -81,7 +81,7 @@ struct herald_article {
     const char *link;
     const char *author;
     const char *summary;
-    const char *text; /* full plain text (content, else summary) */
+    const char *text;  /* full plain text (content, else summary) */
     int64_t published; /* seconds since the epoch, UTC; -1 when unknown */
     const char *const *categories;
     size_t n_categories;
@@ -148,8 +148,8 @@ struct herald_host {
     /* Number of entries of a MAP key (0 when unset). */
     size_t (*opt_map_count)(const struct herald_opts *opts, const char *name);
     /* Entry `i` of a MAP key; returns 0 and sets *key and *value, or -1 when out of range. */
-    int (*opt_map_at)(const struct herald_opts *opts, const char *name, size_t i,
-                      const char **key, const char **value);
+    int (*opt_map_at)(const struct herald_opts *opts, const char *name, size_t i, const char **key,
+                      const char **value);
     /* Start an asynchronous HTTP request; `cb` runs once on the loop thread, unless this
      * returns non-zero, in which case it never runs. */
     int (*http_request)(void *ctx, const struct herald_http_request *req, herald_http_cb cb,
@@ -181,7 +181,7 @@ struct herald_plugin {
     void (*fini)(void *state);
 };
 
-#define HERALD_PLUGIN_INIT(name_, desc_, opts_, init_, deliver_, fini_)                          \
+#define HERALD_PLUGIN_INIT(name_, desc_, opts_, init_, deliver_, fini_)                            \
     {                                                                                              \
         HERALD_ABI_MAJOR, HERALD_ABI_MINOR, sizeof(struct herald_plugin), (name_),                 \
             HERALD_PLUGIN_NOTIFIER, (desc_), (opts_), (init_), (deliver_), (fini_)                 \

@@ -66,7 +66,7 @@ static struct check_state check_st;
     do {                                                                                           \
         const char *a_ = (a), *b_ = (b);                                                           \
         if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                                   \
-            CHECK_FAIL_("%s == %s (\"%s\" != \"%s\")", #a, #b, a_ ? a_ : "(null)",               \
+            CHECK_FAIL_("%s == %s (\"%s\" != \"%s\")", #a, #b, a_ ? a_ : "(null)",                 \
                         b_ ? b_ : "(null)");                                                       \
             return;                                                                                \
         }                                                                                          \
@@ -76,7 +76,7 @@ static struct check_state check_st;
     do {                                                                                           \
         const char *h_ = (hay), *n_ = (needle);                                                    \
         if (!h_ || !strstr(h_, n_)) {                                                              \
-            CHECK_FAIL_("%s contains \"%s\" (got \"%.200s\")", #hay, n_, h_ ? h_ : "(null)");    \
+            CHECK_FAIL_("%s contains \"%s\" (got \"%.200s\")", #hay, n_, h_ ? h_ : "(null)");      \
             return;                                                                                \
         }                                                                                          \
     } while (0)

@@ -29,8 +29,8 @@ static const char *write_cfg(const char *name, const char *body)
 static int load(const char *body, struct config **cfg, char *err, size_t n)
 {
     const char *path = write_cfg("herald.lua", body);
-    struct config_env env = {.plugins = plugins, .library_dir = "scripts/lib",
-                             .state_dir = "/var/lib/herald-test"};
+    struct config_env env = {
+        .plugins = plugins, .library_dir = "scripts/lib", .state_dir = "/var/lib/herald-test"};
     return config_load(path, &env, cfg, err, n);
 }
 
@@ -56,7 +56,7 @@ static int expect_error(const char *body, int line, const char *words, char *msg
 #define CHECK_ERROR(body, line, words)                                                             \
     do {                                                                                           \
         char m_[2600];                                                                             \
-        if (!expect_error(body, line, words, m_, sizeof m_)) {                                    \
+        if (!expect_error(body, line, words, m_, sizeof m_)) {                                     \
             CHECK_FAIL_("%s", m_);                                                                 \
             return;                                                                                \
         }                                                                                          \
@@ -177,8 +177,8 @@ int main(void)
     snprintf(dir, sizeof dir, "/tmp/herald-test-config-XXXXXX");
     if (!mkdtemp(dir)) return 1;
     char *path = plugin_default_path();
-    plugins = plugin_registry_load(getenv("HERALD_PLUGIN_PATH") ? path : "build/plugins", NULL,
-                                   NULL);
+    plugins =
+        plugin_registry_load(getenv("HERALD_PLUGIN_PATH") ? path : "build/plugins", NULL, NULL);
     free(path);
     if (plugin_count(plugins) == 0) {
         printf("SKIP config: no plugins built (run make first)\n");

@@ -172,7 +172,8 @@ static const struct expect expects[] = {
      "microservices/",
      "2022-04-06T21:07:47Z", "Comments"},
     {"rss2_hoder_persian.xml", FEED_RSS20, 0, 7,
-     "لينکدونی‌ | جلسه‌ی امریکن انترپرایز برای تقسیم قومی "
+     "لينکدونی‌ | جلسه‌ی امریکن انترپرایز برای تقسیم "
+     "قومی "
      "ایران",
      "http://www.aei.org/events/type.upcoming,eventID.1166,filter.all/event_detail.asp",
      "2005-10-13T00:45:32Z", "چطور بعضی‌ها فکر می‌کنند دست"},

@@ -56,8 +56,9 @@ static void answer(struct conn *c)
     const char *body = "<rss version=\"2.0\"><channel><title>t</title></channel></rss>";
     if (strncmp(req, "GET /etag ", 10) == 0) {
         if (strstr(req, "If-None-Match: \"v1\""))
-            snprintf(resp, sizeof resp, "HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n"
-                                        "Connection: close\r\n\r\n");
+            snprintf(resp, sizeof resp,
+                     "HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n"
+                     "Connection: close\r\n\r\n");
         else
             snprintf(resp, sizeof resp,
                      "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nLast-Modified: Mon, 06 Jan 2020 09:30:00 "
@@ -65,8 +66,9 @@ static void answer(struct conn *c)
                      "Connection: close\r\n\r\n%s",
                      strlen(body), body);
     } else if (strncmp(req, "GET /busy ", 10) == 0) {
-        snprintf(resp, sizeof resp, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 120\r\n"
-                                    "Content-Length: 0\r\nConnection: close\r\n\r\n");
+        snprintf(resp, sizeof resp,
+                 "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 120\r\n"
+                 "Content-Length: 0\r\nConnection: close\r\n\r\n");
     } else if (strncmp(req, "GET /big ", 9) == 0) {
         char big[3000];
         memset(big, 'x', sizeof big - 1);
@@ -278,8 +280,12 @@ TEST(post_with_headers)
     char url[128];
     url_for(url, sizeof url, "/hook");
     const char *headers[] = {"Content-Type: application/json", "Idempotency-Key: abc"};
-    struct fetch_request req = {.url = url, .method = "POST", .headers = headers,
-                                .n_headers = 2, .body = "{\"a\":1}", .body_len = 7};
+    struct fetch_request req = {.url = url,
+                                .method = "POST",
+                                .headers = headers,
+                                .n_headers = 2,
+                                .body = "{\"a\":1}",
+                                .body_len = 7};
     struct got g;
     fetch_one(&req, &g);
     CHECK(g.ok);
@@ -330,7 +336,8 @@ TEST(close_cancels_and_the_loop_ends_clean)
     struct got g = {0};
     char err[128];
     CHECK(fetch_start(fetcher, &req, on_done, &g, err, sizeof err) == 0);
-    for (int i = 0; i < 50; i++) uv_run(&loop, UV_RUN_NOWAIT);
+    for (int i = 0; i < 50; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
     CHECK_INT(fetcher_active(fetcher), 1);
     fetcher_close(fetcher);
     fetcher = NULL;

@@ -333,14 +333,14 @@ TEST(pathological_text_is_bounded)
 TEST(random_queries_never_crash)
 {
     static const char *const parts[] = {
-        "troops", "Irák", "\"", "(", ")", " ", " AND ", " OR ", " NOT ", "-", " NEAR/3 ",
-        "NEAR", "*", "~", "~2", "=", "@withdrawal", "@", "/", "/tro+p/i", "title:", "text:",
-        "\\", "a", "é", "\xff", ",", "'s", "0",
+        "troops",   "Irák",  "\"", "(", ")",  " ",    " AND ",       " OR ", " NOT ", "-",
+        " NEAR/3 ", "NEAR",  "*",  "~", "~2", "=",    "@withdrawal", "@",    "/",     "/tro+p/i",
+        "title:",   "text:", "\\", "a", "é",  "\xff", ",",           "'s",   "0",
     };
     const size_t nparts = sizeof parts / sizeof parts[0];
     unsigned long long r = 12345;
-    struct doc_fields f = {"Troops asked to leave", "The removal of all US troops from Irák.",
-                           NULL, NULL, NULL, "en"};
+    struct doc_fields f = {
+        "Troops asked to leave", "The removal of all US troops from Irák.", NULL, NULL, NULL, "en"};
     struct doc *d = doc_new(&f);
     CHECK(d != NULL);
     int compiled = 0;

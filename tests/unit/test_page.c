@@ -34,7 +34,8 @@ TEST(section_page_lists_its_stories)
     CHECK_STR(s.links[0],
               "https://www.ministry.example/press/2020/01/06/minister-statement-on-troop-presence");
     CHECK_STR(s.links[1], "https://www.ministry.example/press/story-2.html");
-    CHECK_STR(s.links[2], "https://www.ministry.example/press/2020/01/04/budget-consultation-opens-today");
+    CHECK_STR(s.links[2],
+              "https://www.ministry.example/press/2020/01/04/budget-consultation-opens-today");
     arena_free(&a);
 }
 
@@ -43,8 +44,8 @@ TEST(article_page_is_an_article)
     struct arena a;
     arena_init(&a);
     struct page_scan s;
-    CHECK(scan_file("tests/fixtures/site/story-2.html", "https://www.ministry.example/press/story-2.html",
-                    &a, &s) == 0);
+    CHECK(scan_file("tests/fixtures/site/story-2.html",
+                    "https://www.ministry.example/press/story-2.html", &a, &s) == 0);
     CHECK_INT(s.is_article, 1);
     CHECK_INT(s.n_links, 0);
     arena_free(&a);
@@ -81,8 +82,7 @@ TEST(real_article_pages_are_articles)
             if (s.is_article)
                 articles++;
             else
-                snprintf(missed + strlen(missed), sizeof missed - strlen(missed), " %s",
-                         e->d_name);
+                snprintf(missed + strlen(missed), sizeof missed - strlen(missed), " %s", e->d_name);
         }
         arena_free(&a);
     }

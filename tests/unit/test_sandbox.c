@@ -21,17 +21,15 @@ static void on_print(void *arg, const char *line)
 
 static struct sandbox *new_sb(size_t mem)
 {
-    struct sandbox_options o = {.memory_limit = mem,
-                                .config_dir = "tests/fixtures/sandbox",
-                                .print = on_print};
+    struct sandbox_options o = {
+        .memory_limit = mem, .config_dir = "tests/fixtures/sandbox", .print = on_print};
     char err[256];
     return sandbox_new(&o, err, sizeof err);
 }
 
 /* Run `code`; returns the error message (static copy) or NULL on success, and the first
  * result converted to a string in `result`. */
-static const char *run(struct sandbox *sb, const char *code, long budget, char *result,
-                       size_t n)
+static const char *run(struct sandbox *sb, const char *code, long budget, char *result, size_t n)
 {
     static char err[512];
     lua_State *L = sandbox_state(sb);
@@ -81,8 +79,7 @@ TEST(pcall_cannot_swallow_the_budget)
 TEST(memory_cap_stops_a_doubling_string)
 {
     struct sandbox *sb = new_sb(32u << 20);
-    const char *e =
-        run(sb, "local s = 'x' while true do s = s .. s end", 100000000, NULL, 0);
+    const char *e = run(sb, "local s = 'x' while true do s = s .. s end", 100000000, NULL, 0);
     CHECK(e != NULL);
     CHECK_CONTAINS(e, "memory");
     CHECK(sandbox_memory(sb) < (32u << 20));
@@ -105,12 +102,19 @@ TEST(dangerous_globals_are_absent)
 {
     struct sandbox *sb = new_sb(0);
     char out[128];
-    static const char *const probes[] = {
-        "return type(io)",         "return type(os.execute)", "return type(os.exit)",
-        "return type(os.getenv)",  "return type(os.remove)",  "return type(debug)",
-        "return type(dofile)",     "return type(loadfile)",   "return type(string.dump)",
-        "return type(package)",    "return type(collectgarbage)", "return type(coroutine)",
-        NULL};
+    static const char *const probes[] = {"return type(io)",
+                                         "return type(os.execute)",
+                                         "return type(os.exit)",
+                                         "return type(os.getenv)",
+                                         "return type(os.remove)",
+                                         "return type(debug)",
+                                         "return type(dofile)",
+                                         "return type(loadfile)",
+                                         "return type(string.dump)",
+                                         "return type(package)",
+                                         "return type(collectgarbage)",
+                                         "return type(coroutine)",
+                                         NULL};
     for (const char *const *p = probes; *p; p++) {
         CHECK(run(sb, *p, 100000, out, sizeof out) == NULL);
         if (strcmp(out, "nil") != 0) {
@@ -143,8 +147,8 @@ TEST(binary_chunks_are_refused)
               100000, out, sizeof out) == NULL);
     CHECK_CONTAINS(out, "nil");
     /* Text chunks work, with an environment. */
-    CHECK(run(sb, "return load('return x * 2', 'c', 't', {x = 21})()", 100000, out,
-              sizeof out) == NULL);
+    CHECK(run(sb, "return load('return x * 2', 'c', 't', {x = 21})()", 100000, out, sizeof out) ==
+          NULL);
     CHECK_STR(out, "42");
     sandbox_free(sb);
 }

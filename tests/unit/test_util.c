@@ -83,7 +83,8 @@ TEST(file_reads_are_bounded)
     int fd = mkstemp(path);
     CHECK(fd >= 0);
     FILE *f = fdopen(fd, "w");
-    for (int i = 0; i < 1000; i++) fputs("0123456789", f);
+    for (int i = 0; i < 1000; i++)
+        fputs("0123456789", f);
     fclose(f);
     char *data;
     size_t len;
@@ -150,10 +151,15 @@ TEST(alert_context_is_the_sentence)
 TEST(alert_json_round_trip)
 {
     const char *cats[] = {"World"};
-    struct herald_article a = {.struct_size = sizeof a, .id = "id-1", .source = "src",
-                               .title = "Troops \"leave\" Iraq", .link = "http://x/1",
-                               .text = "US troops will leave.", .published = 1578303000,
-                               .categories = cats, .n_categories = 1};
+    struct herald_article a = {.struct_size = sizeof a,
+                               .id = "id-1",
+                               .source = "src",
+                               .title = "Troops \"leave\" Iraq",
+                               .link = "http://x/1",
+                               .text = "US troops will leave.",
+                               .published = 1578303000,
+                               .categories = cats,
+                               .n_categories = 1};
     struct evidence ev[] = {{"text", 3, 9, "troop*"}};
     struct evidence_list el = {ev, 1, 1};
     char *json = alert_to_json("abc", "rule-1", 1578303100, &a, &el);
