@@ -11,6 +11,66 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+static void check_log(void *ctx, enum herald_log_level level, const char *fmt, ...)
+{
+    (void)ctx;
+    (void)level;
+    (void)fmt;
+}
+
+static int check_http(void *ctx, const struct herald_http_request *req, herald_http_cb cb,
+                      void *arg)
+{
+    (void)ctx;
+    (void)req;
+    (void)cb;
+    (void)arg;
+    return -1;
+}
+
+static void check_complete(struct herald_delivery *d, enum herald_result r, const char *detail)
+{
+    (void)d;
+    (void)r;
+    (void)detail;
+}
+
+static void check_retry_after(struct herald_delivery *d, long seconds)
+{
+    (void)d;
+    (void)seconds;
+}
+
+/* Start and stop each notifier's plugin instance, so that values only the plugin can judge
+ * (a webhook URL, a format name) are checked now rather than when the daemon starts. */
+static int check_notifiers(const struct config *cfg)
+{
+    struct herald_host host = {.version = HERALD_HOST_VERSION,
+                               .struct_size = sizeof host,
+                               .log = check_log,
+                               .opt_string = opts_string,
+                               .opt_int = opts_int,
+                               .opt_map_count = opts_map_count,
+                               .opt_map_at = opts_map_at,
+                               .http_request = check_http,
+                               .complete = check_complete,
+                               .retry_after = check_retry_after};
+    int bad = 0;
+    for (size_t i = 0; i < cfg->n_notifiers; i++) {
+        const struct cfg_notifier *n = &cfg->notifiers[i];
+        void *state = NULL;
+        char err[512] = "";
+        if (n->plugin->init(&host, &n->opts, &state, err, sizeof err) != 0) {
+            fprintf(stderr, "%s:%d: notifier '%s': %s\n", n->file, n->line, n->name,
+                    err[0] ? err : "the plugin refused its options");
+            bad = 1;
+        } else if (n->plugin->fini) {
+            n->plugin->fini(state);
+        }
+    }
+    return bad;
+}
+
 int cli_check(const char *config_path)
 {
     struct logger lg;
@@ -27,6 +87,8 @@ int cli_check(const char *config_path)
     int rc = 0;
     if (config_load(use, &env, &cfg, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
+        rc = 78;
+    } else if (check_notifiers(cfg) != 0) {
         rc = 78;
     } else {
         size_t with_match = 0;

@@ -616,9 +616,11 @@ static void declare_concept(lua_State *L, struct loader *ld, const char *name)
 }
 
 /* A parser cap of herald.options: absent → 0 (the parser's default), else 1..max. */
-static long long opt_cap_field(lua_State *L, const char *key, long long max)
+/* A parser cap from herald.options; `current` (the value so far, 0 for the default) when
+ * the key is absent, so a second herald.options call does not reset it. */
+static long long opt_cap_field(lua_State *L, const char *key, long long current, long long max)
 {
-    long long v = opt_int_field(L, 1, key, 0, "options", "herald");
+    long long v = opt_int_field(L, 1, key, current, "options", "herald");
     lua_getfield(L, 1, key);
     int given = !lua_isnil(L, -1);
     lua_pop(L, 1);
@@ -673,9 +675,10 @@ static int l_options(lua_State *L)
         (long)opt_int_field(L, 1, "max_per_host", cfg->max_per_host, "options", "herald");
     if (cfg->max_concurrent <= 0 || cfg->max_per_host <= 0)
         luaL_error(L, "options: max_concurrent and max_per_host must be positive");
-    cfg->max_document_bytes = (size_t)opt_cap_field(L, "max_document_bytes", INT32_MAX);
-    cfg->max_items = (size_t)opt_cap_field(L, "max_items", INT32_MAX);
-    cfg->max_depth = (int)opt_cap_field(L, "max_depth", INT_MAX);
+    cfg->max_document_bytes =
+        (size_t)opt_cap_field(L, "max_document_bytes", (long long)cfg->max_document_bytes, INT32_MAX);
+    cfg->max_items = (size_t)opt_cap_field(L, "max_items", (long long)cfg->max_items, INT32_MAX);
+    cfg->max_depth = (int)opt_cap_field(L, "max_depth", cfg->max_depth, INT_MAX);
     return 0;
 }
 
@@ -846,6 +849,16 @@ static int validate(struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+static void add_file(void *arg, const char *path)
+{
+    struct config *cfg = arg;
+    char **v = realloc(cfg->files, (cfg->n_files + 1) * sizeof *v);
+    if (!v) return;
+    cfg->files = v;
+    char *copy = strdup(path);
+    if (copy) cfg->files[cfg->n_files++] = copy;
+}
+
 int config_load(const char *path, const struct config_env *env, struct config **out, char *err,
                 size_t errlen)
 {
@@ -872,7 +885,10 @@ int config_load(const char *path, const struct config_env *env, struct config **
     struct sandbox_options so = {.config_dir = cfg->dir,
                                  .library_dir = env->library_dir,
                                  .print = env->print,
-                                 .print_arg = env->print_arg};
+                                 .print_arg = env->print_arg,
+                                 .loaded = add_file,
+                                 .loaded_arg = cfg};
+    add_file(cfg, path);
     char sberr[256];
     cfg->sb = sandbox_new(&so, sberr, sizeof sberr);
     if (!cfg->sb || !cfg->concepts || !cfg->path || !cfg->dir) {
@@ -951,6 +967,8 @@ void config_free(struct config *c)
         free(e->file);
     }
     free(c->expects);
+    for (size_t i = 0; i < c->n_files; i++) free(c->files[i]);
+    free(c->files);
     concepts_free(c->concepts);
     sandbox_free(c->sb);
     free(c->state_dir);

@@ -90,6 +90,8 @@ struct config {
     struct rule_index *index;
     struct cfg_expect *expects;
     size_t n_expects;
+    char **files; /* the config file and every module it required, for reload-on-save */
+    size_t n_files;
     /* herald.options { … } */
     char *state_dir;  /* NULL: XDG default */
     int log_level;    /* -1: unset */

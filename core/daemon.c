@@ -158,7 +158,7 @@ static void finish(struct herald *h)
     control_close(h);
     uv_close((uv_handle_t *)&h->reload_timer, on_closed);
     uv_close((uv_handle_t *)&h->service_timer, on_closed);
-    if (h->watching) uv_close((uv_handle_t *)&h->cfg_watch, on_closed);
+    for (int i = 0; i < h->watching; i++) uv_close((uv_handle_t *)&h->cfg_watch[i], on_closed);
 }
 
 static void on_drain_timeout(uv_timer_t *t)
@@ -200,6 +200,7 @@ void herald_check_done(struct herald *h)
 }
 
 static void apply_paused(struct herald *h);
+static void watch_config(struct herald *h);
 
 static int reload_config(struct herald *h, char *err, size_t errlen)
 {
@@ -226,6 +227,7 @@ static int reload_config(struct herald *h, char *err, size_t errlen)
     log_msg(&h->log, HERALD_LOG_INFO, "reloaded %s: %zu sources, %zu rules, %zu notifiers",
             h->config_path, h->cfg->n_sources, h->cfg->n_rules, h->cfg->n_notifiers);
     service_reloading(h, 1);
+    if (h->watching) watch_config(h);
     outbox_kick(h);
     return 0;
 }
@@ -356,20 +358,38 @@ static void on_config_changed(uv_fs_event_t *w, const char *filename, int events
     uv_timer_start(&h->reload_timer, on_reload_timer, 300, 0);
 }
 
+/* Watch the folders of the config file and of every module it required (at most 8):
+ * saving any .lua file there reloads. Called again after each reload, as the set of
+ * modules may have changed. */
 static void watch_config(struct herald *h)
 {
-    char *dir = path_dirname(h->config_path);
-    if (!dir) return;
-    if (uv_fs_event_init(&h->loop, &h->cfg_watch) == 0) {
-        h->cfg_watch.data = h;
-        h->watching = 1;
-        int rc = uv_fs_event_start(&h->cfg_watch, on_config_changed, dir, 0);
+    enum { MAX_WATCH = (int)(sizeof h->cfg_watch / sizeof h->cfg_watch[0]) };
+    for (int i = 0; i < h->watching; i++) uv_fs_event_stop(&h->cfg_watch[i]);
+    char *dirs[MAX_WATCH];
+    int n = 0;
+    for (size_t i = 0; h->cfg && i < h->cfg->n_files && n < MAX_WATCH; i++) {
+        char *dir = path_dirname(h->cfg->files[i]);
+        int seen = !dir;
+        for (int j = 0; j < n && !seen; j++) seen = strcmp(dirs[j], dir) == 0;
+        if (seen) {
+            free(dir);
+            continue;
+        }
+        dirs[n++] = dir;
+    }
+    for (int i = 0; i < n; i++) {
+        if (i >= h->watching) {
+            if (uv_fs_event_init(&h->loop, &h->cfg_watch[i]) != 0) break;
+            h->cfg_watch[i].data = h;
+            h->watching = i + 1;
+        }
+        int rc = uv_fs_event_start(&h->cfg_watch[i], on_config_changed, dirs[i], 0);
         if (rc != 0)
             log_msg(&h->log, HERALD_LOG_WARN,
-                    "cannot watch %s for changes (%s); reload with SIGHUP instead", dir,
+                    "cannot watch %s for changes (%s); reload with SIGHUP instead", dirs[i],
                     uv_strerror(rc));
     }
-    free(dir);
+    for (int i = 0; i < n; i++) free(dirs[i]);
 }
 
 static int start_signal(struct herald *h, uv_signal_t *s, int signum)
@@ -512,6 +532,12 @@ int herald_main(const struct herald_args *args)
         rc = 73;
         goto out;
     }
+    if (!h->once) {
+        /* Resolved before --daemon moves to /, like every other path. */
+        char *sock = args->socket_path ? absolute(args->socket_path) : NULL;
+        h->control_path = control_socket_path(sock, h->state_dir);
+        free(sock);
+    }
     /* Everything that can fail for a reason the user must see on the terminal has been
      * checked by now; the rest goes to the log. */
     if (args->daemonize && daemonize(h, args->log_file) != 0) {
@@ -536,7 +562,6 @@ int herald_main(const struct herald_args *args)
         goto out;
     }
     if (!h->once) {
-        h->control_path = control_socket_path(args->socket_path, h->state_dir);
         if (control_start(h, err, sizeof err) != 0)
             log_msg(&h->log, HERALD_LOG_WARN,
                     "control socket: %s; herald status and friends "

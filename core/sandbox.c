@@ -29,6 +29,8 @@ struct sandbox {
     char *library_dir;
     void (*print)(void *arg, const char *line);
     void *print_arg;
+    void (*loaded)(void *arg, const char *path);
+    void *loaded_arg;
 };
 
 static const char BUDGET_MSG[] = "instruction budget exceeded";
@@ -176,6 +178,7 @@ static int l_require(lua_State *L)
                           sb->library_dir ? " and " : "", sb->library_dir ? sb->library_dir : "",
                           sb->library_dir ? "/…" : "");
     if (luaL_loadfilex(L, path, "t") != LUA_OK) return lua_error(L);
+    if (sb->loaded) sb->loaded(sb->loaded_arg, path);
     lua_pushstring(L, name);
     lua_call(L, 1, 1);
     if (lua_isnil(L, -1)) {
@@ -292,6 +295,8 @@ struct sandbox *sandbox_new(const struct sandbox_options *opt, char *err, size_t
     if (opt) {
         sb->print = opt->print;
         sb->print_arg = opt->print_arg;
+        sb->loaded = opt->loaded;
+        sb->loaded_arg = opt->loaded_arg;
         sb->config_dir = opt->config_dir ? strdup(opt->config_dir) : NULL;
         sb->library_dir = opt->library_dir ? strdup(opt->library_dir) : NULL;
     }

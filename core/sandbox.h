@@ -19,6 +19,9 @@ struct sandbox_options {
     /* print() from Lua goes here (may be NULL: dropped). */
     void (*print)(void *arg, const char *line);
     void *print_arg;
+    /* Told the path of every module require() loads (may be NULL). */
+    void (*loaded)(void *arg, const char *path);
+    void *loaded_arg;
 };
 
 /* A new sandboxed state. Returns NULL with a message in err on failure. */

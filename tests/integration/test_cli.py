@@ -78,6 +78,16 @@ def check_rejects_bad_duration():
 
 
 @case
+def check_asks_the_plugins_about_their_values():
+    path = os.path.join(CFG, "bad-plugin-values.lua")
+    r = run(["check", "-c", path])
+    check_eq(r.returncode, 78, "exit status")
+    lines = r.stderr.strip().splitlines()
+    check_in("%s:2: notifier 'hook': webhook: url must start with http://" % path, lines[0])
+    check_in("%s:3: notifier 'out': stdout: format must be" % path, lines[1])
+
+
+@case
 def check_accepts_valid_configs():
     for path in (os.path.join(CFG, "good.lua"), DEFAULT):
         r = run(["check", "-c", path])

@@ -120,6 +120,23 @@ herald.rule "iraq" { query = 'troops AND Iraq' }
         hook.stop()
 
 
+@case
+def saving_a_required_rule_pack_reloads_too():
+    with TempDir() as d:
+        d.file("packs/extra.lua", "herald.rule \"one\" { query = 'troops' }\n")
+        cfg = d.file("herald.lua", "require 'packs.extra'\n"
+                     "herald.notifier \"out\" { type = \"stdout\" }\n")
+        h = Daemon(["run", "-c", cfg, "--state", os.path.join(d.path, "st")])
+        try:
+            check(h.wait_for("0 sources, 1 rules"), h.output())
+            tmp = d.file("packs/extra.lua.tmp", "herald.rule \"one\" { query = 'troops' }\n"
+                         "herald.rule \"two\" { query = 'Iraq' }\n")
+            os.rename(tmp, os.path.join(d.path, "packs", "extra.lua"))
+            check(h.wait_for("reloaded %s: 0 sources, 2 rules" % cfg, timeout=10), h.output())
+        finally:
+            check_eq(h.stop(), 0, "exit status")
+
+
 class NotifySocket:
     """A local datagram socket standing in for systemd's NOTIFY_SOCKET."""
 
