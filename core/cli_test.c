@@ -143,24 +143,6 @@ static int on_fire(void *arg, struct cfg_rule *r, const struct evidence_list *ev
     return 0;
 }
 
-static void article_of(struct herald_article *a, const struct feed *f, const struct item *it,
-                       const char *source)
-{
-    memset(a, 0, sizeof *a);
-    a->struct_size = sizeof *a;
-    a->id = it->id;
-    a->source = source;
-    a->title = it->title;
-    a->link = it->link;
-    a->author = it->author;
-    a->summary = it->summary;
-    a->text = item_text(it);
-    a->published = it->published;
-    a->categories = it->categories;
-    a->n_categories = it->n_categories;
-    a->lang = it->lang ? it->lang : f->language;
-}
-
 /* Read `path` as a feed, a page or plain text. Returns 0, or an exit status. */
 static int load_doc(const char *path, struct feed **out)
 {
@@ -195,7 +177,7 @@ static int test_file(struct config *cfg, const struct logger *lg, struct test_ct
     if (rc) return rc;
     for (size_t i = 0; i < f->n_items; i++) {
         struct herald_article a;
-        article_of(&a, f, &f->items[i], base_name(path));
+        article_from_item(&a, base_name(path), NULL, f, &f->items[i]);
         tc->a = &a;
         tc->file = path;
         if (tc->opt->json) {
@@ -247,7 +229,7 @@ static int fires_on(struct config *cfg, const struct logger *lg, const char *rul
     struct probe p = {.rule = rule};
     for (size_t i = 0; i < f->n_items && !p.fired; i++) {
         struct herald_article a;
-        article_of(&a, f, &f->items[i], base_name(path));
+        article_from_item(&a, base_name(path), NULL, f, &f->items[i]);
         if (rules_evaluate(cfg, &a, lg, on_probe, &p) < 0) {
             feed_free(f);
             return 70;

@@ -19,6 +19,25 @@ static const char *field_or_empty(const char *s)
     return s ? s : "";
 }
 
+void article_from_item(struct herald_article *a, const char *source, const char *lang,
+                       const struct feed *f, const struct item *it)
+{
+    memset(a, 0, sizeof *a);
+    a->struct_size = sizeof *a;
+    a->id = it->id;
+    a->source = source;
+    a->title = it->title;
+    a->link = it->link;
+    a->author = it->author;
+    a->summary = it->summary;
+    a->text = item_text(it);
+    a->published = it->published;
+    a->categories = it->categories;
+    a->n_categories = it->n_categories;
+    /* The user's word about a source's language beats what the feed claims. */
+    a->lang = lang ? lang : it->lang ? it->lang : f->language;
+}
+
 /* Run the rule's Lua match function; 1 fired, 0 not, -1 failed (already logged). */
 static int run_match(struct config *cfg, struct cfg_rule *r, const struct herald_article *a,
                      struct doc *d, struct evidence_list *ev, const struct logger *lg)

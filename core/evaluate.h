@@ -7,10 +7,17 @@
 #define HERALD_EVALUATE_H
 
 #include "config.h"
+#include "feed.h"
 #include "log.h"
 #include "match.h"
 
 #include <herald/plugin.h>
+
+/* Fill the article rules see from a parsed item of feed `f` read from `source`; `lang`
+ * (the source's configured language, may be NULL) beats the item's and the feed's. The
+ * article borrows every string from the feed. */
+void article_from_item(struct herald_article *a, const char *source, const char *lang,
+                       const struct feed *f, const struct item *it);
 
 /* Called for each rule that fires, with its evidence (spans into the article's fields). */
 typedef int (*on_fire_fn)(void *arg, struct cfg_rule *rule, const struct evidence_list *ev);

@@ -58,25 +58,6 @@ static int on_fire(void *arg, struct cfg_rule *r, const struct evidence_list *ev
     return 0;
 }
 
-static void article_from_item(struct herald_article *a, const struct cfg_source *src,
-                              const struct feed *f, const struct item *it)
-{
-    memset(a, 0, sizeof *a);
-    a->struct_size = sizeof *a;
-    a->id = it->id;
-    a->source = src->name;
-    a->title = it->title;
-    a->link = it->link;
-    a->author = it->author;
-    a->summary = it->summary;
-    a->text = item_text(it);
-    a->published = it->published;
-    a->categories = it->categories;
-    a->n_categories = it->n_categories;
-    /* The user's word about a source's language beats what the feed claims. */
-    a->lang = src->lang ? src->lang : it->lang ? it->lang : f->language;
-}
-
 long pipeline_process(struct herald *h, const struct cfg_source *src, const struct feed *f)
 {
     int64_t now = now_seconds();
@@ -91,7 +72,7 @@ long pipeline_process(struct herald *h, const struct cfg_source *src, const stru
         if (!fresh_item) continue;
         fresh++;
         struct herald_article a;
-        article_from_item(&a, src, f, it);
+        article_from_item(&a, src->name, src->lang, f, it);
         struct fire_ctx fc = {.h = h, .src = src, .a = &a, .now = now};
         uint64_t t0 = uv_hrtime();
         int fired = rules_evaluate(h->cfg, &a, &h->log, on_fire, &fc);
