@@ -75,14 +75,17 @@ char *log_mask_url(const char *url, char *buf, size_t n)
     for (; *p && *p != '/' && *p != '?' && *p != '#'; p++)
         if (*p == '@') at = p;
     if (at) host = at + 1;
-    /* Keep scheme://host/first-path-segment; tokens live further down the path
-     * (Slack, Discord) or in the query (ntfy, Telegram). */
+    /* Keep scheme://host/first-path-segment; tokens live further down the path (Slack,
+     * Discord), in the query (ntfy, Gotify) or in a first segment with digits in it
+     * (Telegram's /bot<token>/), which is masked too. */
     const char *path = p;
     const char *seg_end = path;
     if (*seg_end == '/') {
+        int digits = 0;
         seg_end++;
-        while (*seg_end && *seg_end != '/' && *seg_end != '?' && *seg_end != '#')
-            seg_end++;
+        for (; *seg_end && *seg_end != '/' && *seg_end != '?' && *seg_end != '#'; seg_end++)
+            digits += *seg_end >= '0' && *seg_end <= '9';
+        if (digits) seg_end = path;
     }
     int masked = *seg_end != '\0' || at != NULL;
     snprintf(buf, n, "%.*s://%.*s%.*s%s", (int)(scheme_end - url), url, (int)(p - host), host,

@@ -268,12 +268,43 @@ static inline int atext_next_span(const struct herald_alert *al, const char *f, 
     return found;
 }
 
+/* How evidence snippets are written: `put` appends a piece of cleaned article text (escaped
+ * for the target markup), `open`/`close` surround each matched span ("[" "]" for plain text,
+ * "<b>" "</b>" for HTML, …). */
+struct atext_marks {
+    void (*put)(struct atext *b, const char *clean, size_t n, int kind);
+    int kind; /* passed back to put */
+    const char *open, *close;
+};
+
+static inline void atext_put_raw(struct atext *b, const char *clean, size_t n, int kind)
+{
+    (void)kind;
+    atext_putn(b, clean, n);
+}
+
+/* Plain text: matches in [brackets]. */
+static const struct atext_marks atext_plain_marks = {atext_put_raw, 0, "[", "]"};
+
+/* Clean s[0..n) (see atext_put_clean) and hand it to the marks' put function. */
+static inline void atext_put_piece(struct atext *b, const char *s, size_t n,
+                                   const struct atext_marks *m)
+{
+    struct atext tmp = {0};
+    atext_put_clean(&tmp, s, n, SIZE_MAX);
+    if (tmp.failed)
+        b->failed = 1;
+    else if (tmp.len)
+        m->put(b, tmp.p, tmp.len, m->kind);
+    atext_free(&tmp);
+}
+
 /* Append the snippet around evidence `i`: about ATEXT_CONTEXT bytes each side cut at word
- * boundaries, every evidence span of the same field in the window in [brackets], an
- * ellipsis where text was cut. Returns -1 (appending nothing) when the evidence is unusable,
- * else 0 with the window in *w. */
-static inline int atext_snippet(struct atext *b, const struct herald_alert *al, size_t i,
-                                struct atext_window *w)
+ * boundaries, every evidence span of the same field in the window marked with m->open and
+ * m->close, an ellipsis where text was cut. Returns -1 (appending nothing) when the evidence
+ * is unusable, else 0 with the window in *w. */
+static inline int atext_snippet_marked(struct atext *b, const struct herald_alert *al, size_t i,
+                                       struct atext_window *w, const struct atext_marks *m)
 {
     const struct herald_evidence *ev = &al->evidence[i];
     const char *f = atext_field(al->article, ev->field);
@@ -306,19 +337,20 @@ static inline int atext_snippet(struct atext *b, const struct herald_alert *al, 
     if (lo > 0) atext_puts(b, ATEXT_ELLIPSIS);
     size_t pos = lo, ss = 0, se = 0;
     while (atext_next_span(al, f, flen, pos, hi, &ss, &se) == 0) {
-        atext_put_clean(b, f + pos, ss - pos, SIZE_MAX);
+        atext_put_piece(b, f + pos, ss - pos, m);
         size_t cut =
             se - ss > ATEXT_SPAN_MAX ? atext_cut(f + ss, se - ss, ATEXT_SPAN_MAX) : se - ss;
         if (cut == 0) /* invalid UTF-8: still make progress */
             cut = 1;
         if (ss + cut > hi) cut = hi - ss;
-        atext_puts(b, "[");
-        atext_put_clean(b, f + ss, cut, SIZE_MAX);
-        atext_puts(b, ss + cut < se ? ATEXT_ELLIPSIS "]" : "]");
+        atext_puts(b, m->open);
+        atext_put_piece(b, f + ss, cut, m);
+        if (ss + cut < se) atext_puts(b, ATEXT_ELLIPSIS);
+        atext_puts(b, m->close);
         pos = ss + cut;
         if (se > pos && se <= hi) pos = se;
     }
-    if (pos < hi) atext_put_clean(b, f + pos, hi - pos, SIZE_MAX);
+    if (pos < hi) atext_put_piece(b, f + pos, hi - pos, m);
     if (hi < flen) atext_puts(b, ATEXT_ELLIPSIS);
     w->field = f;
     w->lo = lo;
@@ -326,13 +358,23 @@ static inline int atext_snippet(struct atext *b, const struct herald_alert *al, 
     return 0;
 }
 
+/* atext_snippet_marked with matches in [brackets]. */
+static inline int atext_snippet(struct atext *b, const struct herald_alert *al, size_t i,
+                                struct atext_window *w)
+{
+    return atext_snippet_marked(b, al, i, w, &atext_plain_marks);
+}
+
 /* Append up to `max` evidence snippets, each as prefix + snippet + suffix, skipping evidence
- * already visible in an earlier snippet. Returns the number of snippets appended. */
-static inline size_t atext_evidence(struct atext *b, const struct herald_alert *al, size_t max,
-                                    const char *prefix, const char *suffix)
+ * already visible in an earlier snippet, and stopping before a snippet that would take the
+ * bytes appended past `max_bytes` (so markup is never cut in half). Returns the number of
+ * snippets appended. */
+static inline size_t atext_evidence_marked(struct atext *b, const struct herald_alert *al,
+                                           size_t max, const char *prefix, const char *suffix,
+                                           const struct atext_marks *m, size_t max_bytes)
 {
     struct atext_window seen[8];
-    size_t n = 0;
+    size_t n = 0, used = 0;
     if (max > sizeof seen / sizeof seen[0]) max = sizeof seen / sizeof seen[0];
     if (!al->evidence || !al->article) return 0;
     for (size_t i = 0; i < al->n_evidence && n < max; i++) {
@@ -343,15 +385,28 @@ static inline size_t atext_evidence(struct atext *b, const struct herald_alert *
             dup = seen[k].field == f && ev->start >= seen[k].lo && ev->end <= seen[k].hi;
         if (dup || !f) continue;
         struct atext snip = {0};
-        if (atext_snippet(&snip, al, i, &seen[n]) == 0 && !snip.failed) {
+        if (atext_snippet_marked(&snip, al, i, &seen[n], m) == 0 && !snip.failed) {
+            size_t need = strlen(prefix) + snip.len + strlen(suffix);
+            if (need > max_bytes - used) {
+                atext_free(&snip);
+                break;
+            }
             atext_puts(b, prefix);
             atext_putn(b, snip.p, snip.len);
             atext_puts(b, suffix);
+            used += need;
             n++;
         }
         atext_free(&snip);
     }
     return n;
+}
+
+/* Up to `max` plain snippets with matches in [brackets]. */
+static inline size_t atext_evidence(struct atext *b, const struct herald_alert *al, size_t max,
+                                    const char *prefix, const char *suffix)
+{
+    return atext_evidence_marked(b, al, max, prefix, suffix, &atext_plain_marks, SIZE_MAX);
 }
 
 /* Append the human-readable block for an alert: a headline, the link, source and date, and

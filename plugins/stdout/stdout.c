@@ -1,13 +1,14 @@
 /*
  * stdout notifier — prints each alert to the daemon's standard output: a readable block
  * (headline, link, source and date, up to three evidence snippets) or, with format = "json",
- * the alert JSON on one line. Input is the alert the core hands to deliver(); output is one
+ * the alert JSON on one line, or the user's template rendered as plain text. Input is the
+ * alert the core hands to deliver(); output is one
  * fwrite + fflush per alert on stdout, so a pipe reader sees whole alerts. Synchronous: the
  * delivery completes before deliver() returns.
  */
 #include <herald/plugin.h>
 
-#include "../common/alert_text.h"
+#include "../common/template.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,12 +17,17 @@
 
 struct stdout_notifier {
     struct herald_host host;
-    int json; /* print alert->json instead of the text block */
+    int json;       /* print alert->json instead of the text block */
+    struct tpl tpl; /* with a template: print it instead of the text block */
+    int has_tpl;
 };
 
 static const struct herald_opt_spec stdout_options[] = {
     {"format", HERALD_OPT_STRING, 0, "text",
      "\"text\": a readable block per alert; \"json\": the alert JSON on one line"},
+    {"template", HERALD_OPT_STRING, 0, NULL,
+     "text to print per alert: {{title}} {{link}} {{rule}} {{source}} {{published}} "
+     "{{summary}} {{evidence}} {{id}} {{notifier}}"},
     {0},
 };
 
@@ -46,6 +52,21 @@ static int stdout_init(const struct herald_host *host, const struct herald_opts 
     }
     n->host = h;
     n->json = strcmp(format, "json") == 0;
+    const char *tpl = h.opt_string(opts, "template");
+    if (tpl && n->json) {
+        snprintf(err, errlen, "stdout: template applies to format = \"text\" only");
+        free(n);
+        return -1;
+    }
+    if (tpl) {
+        char why[300];
+        if (tpl_parse(&n->tpl, tpl, why, sizeof why) != 0) {
+            snprintf(err, errlen, "stdout: template: %s", why);
+            free(n);
+            return -1;
+        }
+        n->has_tpl = 1;
+    }
     *state = n;
     return 0;
 }
@@ -71,6 +92,9 @@ static int stdout_deliver(void *state, const struct herald_alert *alert, struct 
             return 0;
         }
         put_json_line(&b, alert->json);
+    } else if (n->has_tpl) {
+        tpl_render(&b, &n->tpl, alert, AMARK_PLAIN);
+        if (!b.len || b.p[b.len - 1] != '\n') atext_puts(&b, "\n"); /* one whole line at least */
     } else {
         atext_alert_block(&b, alert);
     }
@@ -99,9 +123,11 @@ static int stdout_deliver(void *state, const struct herald_alert *alert, struct 
 
 static void stdout_fini(void *state)
 {
-    free(state);
+    struct stdout_notifier *n = state;
+    if (n) tpl_free(&n->tpl);
+    free(n);
 }
 
 __attribute__((visibility("default"))) const struct herald_plugin herald_plugin =
-    HERALD_PLUGIN_INIT("stdout", "print alerts to standard output (text or JSON lines)",
+    HERALD_PLUGIN_INIT("stdout", "print alerts to standard output (text, a template or JSON lines)",
                        stdout_options, stdout_init, stdout_deliver, stdout_fini);

@@ -1,43 +1,37 @@
 /*
- * webhook formats — turn one alert into the message a receiver expects: the alert JSON as is,
- * Slack ({text, blocks} in mrkdwn), Discord ({content, embeds} within its character limits),
- * ntfy (plain text body, Title/Click/Tags headers) or a plain text block. Input is the alert
- * from deliver(); output is a struct webhook_msg that webhook.c posts. Article text is
- * hostile: it is cleaned of control characters, cut on UTF-8 boundaries and escaped for each
- * receiver's markup, and nothing from it may inject a header line.
+ * webhook formats — the registry of receiver formats, the per-format option checks, the
+ * helpers the format files share, and the simple formats: the alert JSON as is (with a
+ * "message" field when a template is set), ntfy (plain text body, Title/Click/Tags/Priority
+ * headers) and a plain text block. Input is the alert from deliver(); output is a struct
+ * webhook_msg that webhook.c sends. Article text is hostile: it is cleaned of control
+ * characters, cut on UTF-8 boundaries and escaped for each receiver's markup, and nothing
+ * from it may inject a header line.
  */
 #include "webhook.h"
 
-#include <jansson.h>
 #include <openssl/evp.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Receiver limits. Slack: section text 3000 characters; Discord: content 2000, embed title
- * 256, description 4096, footer 2048 (counted in UTF-16 units); ntfy: messages above 4096
- * bytes become attachments. Byte caps are safe bounds for character limits. */
+/* ntfy: messages above 4096 bytes become attachments; headers stay short. */
 enum {
-    SLACK_TEXT_MAX = 2900,
-    SLACK_TITLE_MAX = 300,
-    SLACK_LINK_MAX = 1000,
-    DISCORD_CONTENT_MAX = 2000,
-    DISCORD_TITLE_MAX = 256,
-    DISCORD_DESC_MAX = 4096,
-    DISCORD_FOOTER_MAX = 2048,
-    SUMMARY_MAX = 4096,
     NTFY_BODY_MAX = 4000,
     NTFY_TITLE_MAX = 250,
     RFC2047_CHUNK = 45, /* raw bytes per encoded word: 60 base64 chars, 72 with the framing */
+    TOKEN_MAX = 1024,
 };
 
 static const struct {
     const char *name;
     enum webhook_format format;
 } formats[] = {
-    {"json", WEBHOOK_JSON}, {"slack", WEBHOOK_SLACK}, {"discord", WEBHOOK_DISCORD},
-    {"ntfy", WEBHOOK_NTFY}, {"text", WEBHOOK_TEXT},
+    {"json", WEBHOOK_JSON},         {"slack", WEBHOOK_SLACK},
+    {"discord", WEBHOOK_DISCORD},   {"mattermost", WEBHOOK_MATTERMOST},
+    {"teams", WEBHOOK_TEAMS},       {"ntfy", WEBHOOK_NTFY},
+    {"gotify", WEBHOOK_GOTIFY},     {"matrix", WEBHOOK_MATRIX},
+    {"telegram", WEBHOOK_TELEGRAM}, {"text", WEBHOOK_TEXT},
 };
 
 int webhook_format_parse(const char *name, enum webhook_format *out)
@@ -60,117 +54,167 @@ const char *webhook_format_name(enum webhook_format f)
 
 int webhook_url_ok(const char *url)
 {
-    if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)) return 0;
-    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
-        if (*p <= 0x20 || *p == 0x7f) return 0;
-    return 1;
+    return amark_url_ok(url);
 }
 
 void webhook_msg_free(struct webhook_msg *m)
 {
     atext_free(&m->body);
+    free(m->url);
+    m->url = NULL;
     for (size_t i = 0; i < m->n_headers; i++)
         free(m->headers[i]);
     m->n_headers = 0;
 }
 
-/* --- text helpers --- */
+/* --- option checks --- */
 
-/* Bytes of s[0..len) (valid UTF-8) that fit in max_units UTF-16 code units, the unit Discord
- * counts in: characters above U+FFFF count twice. */
-static size_t utf16_fit(const char *s, size_t len, size_t max_units)
+/* Whether every byte of s is in the class: 't' token (printable ASCII, no space), 'd' digits. */
+static int all_of(const char *s, char cls)
 {
-    size_t i = 0, units = 0;
-    while (i < len) {
-        size_t k = atext_utf8_seq((const unsigned char *)s + i, len - i);
-        if (k == 0) k = 1; /* cleaned text has none; count a stray byte as one unit */
-        size_t u = k == 4 ? 2 : 1;
-        if (units + u > max_units) break;
-        units += u;
-        i += k;
+    if (!s || !s[0] || strlen(s) > TOKEN_MAX) return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (cls == 'd' && !(*p >= '0' && *p <= '9')) return 0;
+        if (cls == 't' && (*p <= 0x20 || *p >= 0x7f)) return 0;
     }
-    return i;
+    return 1;
 }
 
-/* The cleaned text of src cut to max_units UTF-16 units, with an ellipsis when cut. */
-static void put_units(struct atext *out, const char *src, size_t len, size_t max_units)
+/* A Telegram bot token: "<bot id>:<secret>" of digits, letters, '_' and '-'. */
+static int telegram_token_ok(const char *t)
 {
-    size_t fit = utf16_fit(src, len, max_units);
-    if (fit == len) {
-        atext_putn(out, src, len);
-        return;
-    }
-    atext_putn(out, src, utf16_fit(src, len, max_units - 1));
-    atext_puts(out, ATEXT_ELLIPSIS);
+    const char *colon = t ? strchr(t, ':') : NULL;
+    if (!colon || colon == t || !colon[1] || strlen(t) > 200) return 0;
+    for (const char *p = t; p < colon; p++)
+        if (*p < '0' || *p > '9') return 0;
+    for (const char *p = colon + 1; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              *p == '_' || *p == '-'))
+            return 0;
+    return 1;
 }
 
-/* Append clean text escaped for Slack mrkdwn (&, <, > as entities), at most max bytes, never
- * splitting a character or an entity. Returns 0 when all of it fit. */
-static int put_mrkdwn(struct atext *out, const char *s, size_t n, size_t max)
+/* A Telegram chat: a (possibly negative) integer id or "@channelusername". */
+static int telegram_chat_ok(const char *c)
 {
-    size_t added = 0, i = 0;
-    while (i < n) {
-        const char *rep = NULL;
-        size_t k = 1;
-        if (s[i] == '&')
-            rep = "&amp;";
-        else if (s[i] == '<')
-            rep = "&lt;";
-        else if (s[i] == '>')
-            rep = "&gt;";
-        else if ((k = atext_utf8_seq((const unsigned char *)s + i, n - i)) == 0)
-            k = 1;
-        size_t w = rep ? strlen(rep) : k;
-        if (added + w > max) return -1;
-        atext_putn(out, rep ? rep : s + i, w);
-        added += w;
-        i += k;
+    if (!c) return 0;
+    if (c[0] == '@') {
+        size_t n = strlen(c + 1);
+        if (n < 1 || n > 64) return 0;
+        for (const char *p = c + 1; *p; p++)
+            if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+                  (*p >= 'A' && *p <= 'Z') || *p == '_'))
+                return 0;
+        return 1;
+    }
+    return all_of(c[0] == '-' ? c + 1 : c, 'd') && strlen(c) <= 20;
+}
+
+int webhook_format_check(const struct webhook_fmt *f, char *err, size_t errlen)
+{
+    enum webhook_format t = f->format;
+    int uses_token =
+        t == WEBHOOK_GOTIFY || t == WEBHOOK_MATRIX || t == WEBHOOK_TELEGRAM || t == WEBHOOK_NTFY;
+    if (f->token && !uses_token) {
+        snprintf(err, errlen,
+                 "webhook: token is only used by the gotify, matrix, telegram and "
+                 "ntfy formats (set headers for others)");
+        return -1;
+    }
+    if (f->token && !all_of(f->token, 't')) {
+        snprintf(err, errlen, "webhook: token must be printable ASCII without spaces");
+        return -1;
+    }
+    if (f->room && t != WEBHOOK_MATRIX) {
+        snprintf(err, errlen, "webhook: room is only used by the matrix format");
+        return -1;
+    }
+    if (f->chat_id && t != WEBHOOK_TELEGRAM) {
+        snprintf(err, errlen, "webhook: chat_id is only used by the telegram format");
+        return -1;
+    }
+    if (f->priority != -1 && t != WEBHOOK_NTFY && t != WEBHOOK_GOTIFY) {
+        snprintf(err, errlen, "webhook: priority is only used by the ntfy and gotify formats");
+        return -1;
+    }
+    if (t == WEBHOOK_NTFY && f->priority != -1 && (f->priority < 1 || f->priority > 5)) {
+        snprintf(err, errlen, "webhook: ntfy priority must be 1 (min) to 5 (max)");
+        return -1;
+    }
+    if (t == WEBHOOK_GOTIFY && f->priority != -1 && (f->priority < 0 || f->priority > 10)) {
+        snprintf(err, errlen, "webhook: gotify priority must be 0 to 10");
+        return -1;
+    }
+    if (t == WEBHOOK_GOTIFY && !f->token && (!f->url || !strstr(f->url, "token="))) {
+        snprintf(err, errlen, "webhook: gotify needs token = \"<application token>\"");
+        return -1;
+    }
+    if (t == WEBHOOK_MATRIX) {
+        if (!f->token || !f->room) {
+            snprintf(err, errlen, "webhook: matrix needs token (an access token) and room");
+            return -1;
+        }
+        if (f->room[0] != '!' || !all_of(f->room, 't')) {
+            snprintf(err, errlen,
+                     "webhook: matrix room must be a room id like \"!abc123:example.org\" "
+                     "(an alias such as #room:server cannot be sent to)");
+            return -1;
+        }
+    }
+    if (t == WEBHOOK_TELEGRAM) {
+        if (!telegram_token_ok(f->token)) {
+            snprintf(err, errlen,
+                     "webhook: telegram needs token = \"<bot id>:<secret>\" "
+                     "as BotFather gives it");
+            return -1;
+        }
+        if (!telegram_chat_ok(f->chat_id)) {
+            snprintf(err, errlen,
+                     "webhook: telegram needs chat_id: a numeric chat id or \"@channelname\"");
+            return -1;
+        }
     }
     return 0;
 }
 
-/* A link safe inside Slack's <url|text>: the characters that end it are percent-encoded. */
-static void put_slack_url(struct atext *out, const char *url)
-{
-    for (const char *p = url; *p; p++) {
-        if (*p == '|')
-            atext_puts(out, "%7C");
-        else if (*p == '<')
-            atext_puts(out, "%3C");
-        else if (*p == '>')
-            atext_puts(out, "%3E");
-        else
-            atext_putn(out, p, 1);
-    }
-}
+/* --- shared helpers --- */
 
-static const char *title_of(const struct herald_alert *al)
+const char *webhook_title(const struct herald_alert *al)
 {
     const struct herald_article *a = al->article;
     return a && a->title && a->title[0] ? a->title : "(untitled)";
 }
 
-static const char *link_of(const struct herald_alert *al)
+const char *webhook_link(const struct herald_alert *al)
 {
     const struct herald_article *a = al->article;
-    return a && webhook_url_ok(a->link) ? a->link : NULL;
+    return a && webhook_url_ok(a->link) && strlen(a->link) <= 2000 ? a->link : NULL;
 }
 
-/* "source: X  published: Y" for the article. */
-static void put_origin_line(struct atext *b, const struct herald_alert *al, const char *sep)
+void webhook_origin(struct atext *b, const struct herald_alert *al, const char *sep, enum amark k)
 {
     const struct herald_article *a = al->article;
     char date[32];
     atext_puts(b, "source: ");
-    atext_put_field(b, a && a->source ? a->source : "?", 200);
+    amark_field(b, k, a && a->source ? a->source : "?", 100);
     atext_puts(b, sep);
     atext_puts(b, "published: ");
     atext_puts(b, a && atext_iso8601(a->published, date) == 0 ? date : "unknown");
 }
 
-/* Serialise a jansson document into the message body (takes the reference to root). */
-static enum herald_result put_json(struct webhook_msg *m, json_t *root, int ok, char *err,
-                                   size_t errlen)
+void webhook_headline(struct atext *b, const struct herald_alert *al, enum amark k)
+{
+    atext_puts(b, "[herald] ");
+    amark_field(b, k, al->rule ? al->rule : "?", 100);
+}
+
+int webhook_set_text(json_t *obj, const char *key, const struct atext *t)
+{
+    return !t->failed && json_object_set_new(obj, key, json_stringn(t->p ? t->p : "", t->len)) == 0;
+}
+
+enum herald_result webhook_put_json(struct webhook_msg *m, json_t *root, int ok, char *err,
+                                    size_t errlen)
 {
     char *s = ok && root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
@@ -183,145 +227,56 @@ static enum herald_result put_json(struct webhook_msg *m, json_t *root, int ok, 
     return HERALD_DELIVERED;
 }
 
-static int set_str(json_t *obj, const char *key, const struct atext *t)
+int webhook_msg_header(struct webhook_msg *m, const char *name, const char *value)
 {
-    return !t->failed && json_object_set_new(obj, key, json_stringn(t->p ? t->p : "", t->len)) == 0;
+    if (m->n_headers >= WEBHOOK_MSG_HEADERS) return -1;
+    size_t nl = strlen(name), vl = strlen(value);
+    char *h = malloc(nl + vl + 3);
+    if (!h) return -1;
+    memcpy(h, name, nl);
+    memcpy(h + nl, ": ", 2);
+    memcpy(h + nl + 2, value, vl + 1);
+    m->headers[m->n_headers++] = h;
+    return 0;
 }
 
-/* --- formats --- */
+/* --- json and text --- */
 
-/* Append a {"type":"section","text":{"type":"mrkdwn","text":…}} block. */
-static int add_section(json_t *blocks, const struct atext *t)
+/* The alert JSON; with a template, the same document with a "message" field added. */
+static enum herald_result render_json(const struct webhook_fmt *f, const struct herald_alert *al,
+                                      struct webhook_msg *m, char *err, size_t errlen)
 {
-    if (t->failed || !t->p) return 0;
-    json_t *sec = json_pack("{s:s, s:{s:s, s:s%}}", "type", "section", "text", "type", "mrkdwn",
-                            "text", t->p, t->len);
-    return sec && json_array_append_new(blocks, sec) == 0;
-}
-
-/* The first section: the linked title, then rule, source and date. Each part has its own cap
- * (after escaping) so the whole stays under Slack's 3000 characters. */
-static void slack_head(struct atext *head, const struct herald_alert *al)
-{
-    struct atext title = {0}, rule = {0}, origin = {0};
-    atext_put_field(&title, title_of(al), SLACK_TITLE_MAX);
-    atext_put_field(&rule, al->rule ? al->rule : "?", 100);
-    put_origin_line(&origin, al, " \xc2\xb7 "); /* U+00B7 middle dot */
-    const char *link = link_of(al);
-    if (link && strlen(link) > SLACK_LINK_MAX) link = NULL;
-    atext_puts(head, "*");
-    if (link) {
-        atext_puts(head, "<");
-        put_slack_url(head, link);
-        atext_puts(head, "|");
+    if (!al->json) {
+        snprintf(err, errlen, "webhook: the alert has no JSON");
+        return HERALD_FAILED;
     }
-    put_mrkdwn(head, title.p ? title.p : "", title.len, 1000);
-    atext_puts(head, link ? ">*\n" : "*\n");
-    atext_puts(head, "rule ");
-    put_mrkdwn(head, rule.p ? rule.p : "", rule.len, 300);
-    atext_puts(head, " \xc2\xb7 ");
-    put_mrkdwn(head, origin.p ? origin.p : "", origin.len, 600);
-    head->failed |= title.failed | rule.failed | origin.failed;
-    atext_free(&title);
-    atext_free(&rule);
-    atext_free(&origin);
-}
-
-/* Each line of `lines` as a mrkdwn block quote ("> " stays markup, the text is escaped),
- * within SLACK_TEXT_MAX bytes in all. */
-static void slack_quote(struct atext *out, const struct atext *lines)
-{
-    size_t i = 0, room = SLACK_TEXT_MAX;
-    while (!lines->failed && i < lines->len) {
-        const char *nl = memchr(lines->p + i, '\n', lines->len - i);
-        size_t n = nl ? (size_t)(nl - (lines->p + i)) : lines->len - i;
-        size_t before = out->len;
-        if (room < 8) break;
-        atext_puts(out, "> ");
-        if (put_mrkdwn(out, lines->p + i, n, room - 6) != 0) atext_puts(out, ATEXT_ELLIPSIS);
-        atext_puts(out, "\n");
-        room -= out->len - before < room ? out->len - before : room;
-        i += n + 1;
+    if (!f->tpl) {
+        atext_puts(&m->body, al->json);
+        return HERALD_DELIVERED;
     }
-}
-
-static enum herald_result render_slack(const struct herald_alert *al, struct webhook_msg *m,
-                                       char *err, size_t errlen)
-{
-    struct atext tmp = {0}, fallback = {0}, head = {0}, quoted = {0};
-    /* `text` is what notifications and old clients show */
-    atext_puts(&tmp, "[herald] ");
-    atext_put_field(&tmp, al->rule ? al->rule : "?", 100);
-    atext_puts(&tmp, ": ");
-    atext_put_field(&tmp, title_of(al), SLACK_TITLE_MAX);
-    if (!tmp.failed) put_mrkdwn(&fallback, tmp.p, tmp.len, SLACK_TEXT_MAX);
-    slack_head(&head, al);
-
-    tmp.len = 0;
-    atext_evidence(&tmp, al, 3, "", "\n");
-    slack_quote(&quoted, &tmp);
-
-    json_t *root = json_object(), *blocks = json_array();
-    int ok = root && blocks && !tmp.failed && set_str(root, "text", &fallback) &&
-             add_section(blocks, &head) && (!quoted.len || add_section(blocks, &quoted)) &&
-             json_object_set(root, "blocks", blocks) == 0;
-    json_decref(blocks);
-    atext_free(&tmp);
-    atext_free(&fallback);
-    atext_free(&head);
-    atext_free(&quoted);
-    return put_json(m, root, ok, err, errlen);
-}
-
-static enum herald_result render_discord(const struct herald_alert *al, struct webhook_msg *m,
-                                         char *err, size_t errlen)
-{
-    struct atext tmp = {0}, content = {0}, title = {0}, desc = {0}, footer = {0};
-    atext_puts(&tmp, "**[herald] ");
-    atext_put_field(&tmp, al->rule ? al->rule : "?", 200);
-    atext_puts(&tmp, "**");
-    put_units(&content, tmp.p ? tmp.p : "", tmp.len, DISCORD_CONTENT_MAX);
-
-    tmp.len = 0;
-    atext_put_field(&tmp, title_of(al), 4 * DISCORD_TITLE_MAX);
-    put_units(&title, tmp.p ? tmp.p : "", tmp.len, DISCORD_TITLE_MAX);
-
-    tmp.len = 0;
-    atext_evidence(&tmp, al, 3, "> ", "\n");
-    if (al->article && al->article->summary && al->article->summary[0]) {
-        if (tmp.len) atext_puts(&tmp, "\n");
-        atext_put_field(&tmp, al->article->summary, SUMMARY_MAX);
+    json_t *root = json_loads(al->json, 0, NULL);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        snprintf(err, errlen, "webhook: the alert JSON is not an object");
+        return HERALD_FAILED;
     }
-    put_units(&desc, tmp.p ? tmp.p : "", tmp.len, DISCORD_DESC_MAX);
-
-    tmp.len = 0;
-    put_origin_line(&tmp, al, " \xc2\xb7 ");
-    put_units(&footer, tmp.p ? tmp.p : "", tmp.len, DISCORD_FOOTER_MAX);
-
-    json_t *root = json_object(), *embed = json_object(), *embeds = json_array();
-    int ok =
-        root && embed && embeds && !tmp.failed && set_str(root, "content", &content) &&
-        set_str(embed, "title", &title) &&
-        json_object_set_new(embed, "footer",
-                            json_pack("{s:s%}", "text", footer.p ? footer.p : "", footer.len)) == 0;
-    if (ok && desc.len) ok = set_str(embed, "description", &desc);
-    const char *link = link_of(al);
-    if (ok && link) ok = json_object_set_new(embed, "url", json_string(link)) == 0;
-    char date[32];
-    if (ok && al->article && atext_iso8601(al->article->published, date) == 0)
-        ok = json_object_set_new(embed, "timestamp", json_string(date)) == 0;
-    if (ok)
-        ok = json_array_append(embeds, embed) == 0 &&
-             json_object_set(root, "embeds", embeds) == 0 &&
-             /* article text must never ping @everyone or a role */
-             json_object_set_new(root, "allowed_mentions", json_pack("{s:[]}", "parse")) == 0;
-    json_decref(embed);
-    json_decref(embeds);
-    struct atext *all[] = {&tmp, &content, &title, &desc, &footer};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        atext_free(all[i]);
-    return put_json(m, root, ok, err, errlen);
+    struct atext msg = {0};
+    tpl_render(&msg, f->tpl, al, AMARK_PLAIN);
+    int ok = webhook_set_text(root, "message", &msg);
+    atext_free(&msg);
+    return webhook_put_json(m, root, ok, err, errlen);
 }
+
+/* Cut a plain body to max bytes on a character boundary, with an ellipsis. */
+static void cut_bytes(struct atext *b, size_t max)
+{
+    if (b->failed || b->len <= max) return;
+    b->len = atext_cut(b->p, b->len, max - 3);
+    b->p[b->len] = '\0';
+    atext_puts(b, ATEXT_ELLIPSIS);
+}
+
+/* --- ntfy --- */
 
 /* Append a header value for ntfy: plain when it is printable ASCII, else RFC 2047 encoded
  * words (=?UTF-8?B?…?=), which ntfy decodes; never a raw byte outside ASCII. */
@@ -348,93 +303,113 @@ static void put_rfc2047(struct atext *out, const char *s, size_t n)
     }
 }
 
-static char *header_dup(const struct atext *h)
+static enum herald_result render_ntfy(const struct webhook_fmt *f, const struct herald_alert *al,
+                                      struct webhook_msg *m, char *err, size_t errlen)
 {
-    return h->failed || !h->p ? NULL : strdup(h->p);
-}
-
-static enum herald_result render_ntfy(const struct herald_alert *al, struct webhook_msg *m,
-                                      char *err, size_t errlen)
-{
-    struct atext b = {0}, t = {0}, h = {0};
-    atext_evidence(&b, al, 3, "", "\n");
-    put_origin_line(&b, al, "  ");
-    atext_puts(&b, "\n");
-    const char *link = link_of(al);
-    if (link) {
-        atext_puts(&b, link);
-        atext_puts(&b, "\n");
+    const char *link = webhook_link(al);
+    if (f->tpl) {
+        tpl_render(&m->body, f->tpl, al, AMARK_PLAIN);
+    } else {
+        atext_evidence(&m->body, al, 3, "", "\n");
+        webhook_origin(&m->body, al, "  ", AMARK_PLAIN);
+        atext_puts(&m->body, "\n");
+        if (link) {
+            atext_puts(&m->body, link);
+            atext_puts(&m->body, "\n");
+        }
     }
-    size_t keep = b.failed ? 0 : atext_cut(b.p, b.len, NTFY_BODY_MAX);
-    atext_putn(&m->body, b.p, keep);
+    cut_bytes(&m->body, NTFY_BODY_MAX);
 
-    atext_put_field(&t, title_of(al), NTFY_TITLE_MAX);
-    atext_puts(&h, "Title: ");
+    struct atext t = {0}, h = {0};
+    int ok = 1;
+    atext_put_field(&t, webhook_title(al), NTFY_TITLE_MAX);
     put_rfc2047(&h, t.p ? t.p : "", t.len);
-    m->headers[m->n_headers++] = header_dup(&h);
+    ok = !h.failed && webhook_msg_header(m, "Title", h.p ? h.p : "") == 0;
 
     h.len = 0;
-    atext_puts(&h, "Tags: herald,");
+    atext_puts(&h, "herald,");
     for (const char *p = al->rule ? al->rule : ""; *p && h.len < 120; p++) {
         char c = *p;
         int word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                    c == '-' || c == '_' || c == '.';
         atext_putn(&h, word ? &c : "-", 1); /* a comma would split the tag */
     }
-    m->headers[m->n_headers++] = header_dup(&h);
-
-    if (link) {
-        h.len = 0;
-        atext_puts(&h, "Click: ");
-        atext_puts(&h, link);
-        m->headers[m->n_headers++] = header_dup(&h);
+    ok = ok && !h.failed && webhook_msg_header(m, "Tags", h.p) == 0;
+    if (ok && link) ok = webhook_msg_header(m, "Click", link) == 0;
+    if (ok && f->priority != -1) {
+        char pr[8];
+        snprintf(pr, sizeof pr, "%ld", f->priority);
+        ok = webhook_msg_header(m, "Priority", pr) == 0;
     }
-    int ok = !b.failed && !m->body.failed;
-    for (size_t i = 0; i < m->n_headers; i++)
-        ok = ok && m->headers[i];
-    atext_free(&b);
+    if (ok && f->token) {
+        h.len = 0;
+        atext_puts(&h, "Bearer ");
+        atext_puts(&h, f->token);
+        ok = !h.failed && webhook_msg_header(m, "Authorization", h.p) == 0;
+    }
     atext_free(&t);
     atext_free(&h);
-    if (!ok) {
+    if (!ok || m->body.failed) {
         snprintf(err, errlen, "webhook: out of memory building the ntfy message");
         return HERALD_RETRY;
     }
     return HERALD_DELIVERED;
 }
 
-enum herald_result webhook_format_render(enum webhook_format f, const struct herald_alert *alert,
-                                         struct webhook_msg *m, char *err, size_t errlen)
+/* The plain text block, or the template rendered as plain text. */
+static void render_text(const struct webhook_fmt *f, const struct herald_alert *al,
+                        struct webhook_msg *m)
+{
+    if (f->tpl)
+        tpl_render(&m->body, f->tpl, al, AMARK_PLAIN);
+    else
+        atext_alert_block(&m->body, al);
+}
+
+enum herald_result webhook_format_render(const struct webhook_fmt *f,
+                                         const struct herald_alert *alert, struct webhook_msg *m,
+                                         char *err, size_t errlen)
 {
     enum herald_result r = HERALD_DELIVERED;
-    switch (f) {
+    m->content_type = "application/json";
+    m->method = "POST";
+    switch (f->format) {
     case WEBHOOK_JSON:
-        m->content_type = "application/json";
-        if (!alert->json) {
-            snprintf(err, errlen, "webhook: the alert has no JSON");
-            return HERALD_FAILED;
-        }
-        atext_puts(&m->body, alert->json);
+        r = render_json(f, alert, m, err, errlen);
         break;
     case WEBHOOK_SLACK:
-        m->content_type = "application/json";
-        r = render_slack(alert, m, err, errlen);
+        r = webhook_render_slack(f, alert, m, err, errlen);
         break;
     case WEBHOOK_DISCORD:
-        m->content_type = "application/json";
-        r = render_discord(alert, m, err, errlen);
+        r = webhook_render_discord(f, alert, m, err, errlen);
+        break;
+    case WEBHOOK_MATTERMOST:
+        r = webhook_render_mattermost(f, alert, m, err, errlen);
+        break;
+    case WEBHOOK_TEAMS:
+        r = webhook_render_teams(f, alert, m, err, errlen);
         break;
     case WEBHOOK_NTFY:
         m->content_type = "text/plain; charset=utf-8";
-        r = render_ntfy(alert, m, err, errlen);
+        r = render_ntfy(f, alert, m, err, errlen);
+        break;
+    case WEBHOOK_GOTIFY:
+        r = webhook_render_gotify(f, alert, m, err, errlen);
+        break;
+    case WEBHOOK_MATRIX:
+        r = webhook_render_matrix(f, alert, m, err, errlen);
+        break;
+    case WEBHOOK_TELEGRAM:
+        r = webhook_render_telegram(f, alert, m, err, errlen);
         break;
     case WEBHOOK_TEXT:
         m->content_type = "text/plain; charset=utf-8";
-        atext_alert_block(&m->body, alert);
+        render_text(f, alert, m);
         break;
     }
     if (r == HERALD_DELIVERED && m->body.failed) {
         snprintf(err, errlen, "webhook: out of memory rendering the %s message",
-                 webhook_format_name(f));
+                 webhook_format_name(f->format));
         return HERALD_RETRY;
     }
     return r;

@@ -1,11 +1,13 @@
 /*
  * webhook notifier — POSTs each alert to an HTTP endpoint through the host's asynchronous
  * HTTP client (the daemon's curl multi handle; this plugin never blocks and never owns a curl
- * handle). Input is the alert from deliver(); format.c renders the body for the receiver
- * (generic JSON, Slack, Discord, ntfy, text); this file adds the headers (content type,
- * User-Agent, Idempotency-Key, optional HMAC signature, the user's own), starts the request
- * and maps the response to DELIVERED / RETRY / FAILED. Logs and details name only the
- * endpoint's scheme://host: a webhook URL's path or query is often its secret.
+ * handle). Input is the alert from deliver(); the format files render the message for the
+ * receiver (generic JSON, Slack, Discord, Mattermost, Teams, ntfy, Gotify, Matrix, Telegram,
+ * text — or the user's template) with its method, URL and own headers; this file reads the
+ * options, adds the common headers (content type, User-Agent, Idempotency-Key, optional HMAC
+ * signature, the user's own), starts the request and maps the response to DELIVERED / RETRY /
+ * FAILED. Logs and details name only the endpoint's scheme://host: a webhook URL's path or
+ * query is often its secret, and a Telegram URL holds the bot token.
  */
 #include "webhook.h"
 
@@ -37,7 +39,9 @@ struct webhook {
     struct herald_host host;
     char *url;
     char origin[ORIGIN_MAX]; /* scheme://host[:port], the only part of url ever shown */
-    enum webhook_format format;
+    struct webhook_fmt fmt;  /* its strings point at the copies below */
+    char *token, *room, *chat_id;
+    struct tpl tpl;
     char **headers; /* the user's "Name: value" headers */
     size_t n_headers;
     long timeout_ms;
@@ -55,10 +59,21 @@ struct webhook_call {
     size_t n_headers;
 };
 
+#define TELEGRAM_API "https://api.telegram.org"
+
 static const struct herald_opt_spec webhook_options[] = {
-    {"url", HERALD_OPT_STRING, 1, NULL, "http:// or https:// endpoint to POST each alert to"},
+    {"url", HERALD_OPT_STRING, 0, NULL,
+     "http(s) endpoint (required; matrix: homeserver; gotify: server; telegram: API server)"},
     {"format", HERALD_OPT_STRING, 0, "json",
-     "body format: json (the alert JSON), slack, discord, ntfy or text"},
+     "json, slack, discord, mattermost, teams, ntfy, gotify, matrix, telegram or text"},
+    {"template", HERALD_OPT_STRING, 0, NULL,
+     "message text with {{title}} {{link}} {{rule}} {{source}} {{published}} {{summary}} "
+     "{{evidence}} {{id}} {{notifier}}"},
+    {"token", HERALD_OPT_STRING, 0, NULL,
+     "gotify app token, matrix access token, telegram bot token or ntfy access token"},
+    {"room", HERALD_OPT_STRING, 0, NULL, "matrix: the room id (!…:server) to post in"},
+    {"chat_id", HERALD_OPT_STRING, 0, NULL, "telegram: numeric chat id or @channelname"},
+    {"priority", HERALD_OPT_INT, 0, NULL, "ntfy 1-5 or gotify 0-10 message priority"},
     {"headers", HERALD_OPT_MAP, 0, NULL, "extra request headers, e.g. { Authorization = \"…\" }"},
     {"timeout", HERALD_OPT_DURATION, 0, "15s", "give up on one attempt after this long"},
     {"secret", HERALD_OPT_STRING, 0, NULL,
@@ -176,29 +191,73 @@ static void webhook_fini(void *state)
         free(w->headers[i]);
     free(w->headers);
     free(w->url);
+    if (w->token) OPENSSL_cleanse(w->token, strlen(w->token));
+    free(w->token);
+    free(w->room);
+    free(w->chat_id);
+    tpl_free(&w->tpl);
     if (w->secret) OPENSSL_cleanse(w->secret, w->secret_len);
     free(w->secret);
     free(w);
 }
 
+/* Copy the optional string option `name` into *out (NULL when unset); -1 when out of memory. */
+static int opt_dup(struct webhook *w, const struct herald_opts *opts, const char *name, char **out)
+{
+    const char *v = w->host.opt_string(opts, name);
+    *out = NULL;
+    if (!v) return 0;
+    return (*out = strdup(v)) ? 0 : -1;
+}
+
+/* format, template, token, room, chat_id, priority. */
+static int read_format(struct webhook *w, const struct herald_opts *opts, char *err, size_t errlen)
+{
+    const char *format = w->host.opt_string(opts, "format");
+    if (webhook_format_parse(format ? format : "json", &w->fmt.format) != 0) {
+        snprintf(err, errlen,
+                 "webhook: format must be json, slack, discord, mattermost, teams, ntfy, "
+                 "gotify, matrix, telegram or text, not \"%.40s\"",
+                 format);
+        return -1;
+    }
+    if (opt_dup(w, opts, "token", &w->token) != 0 || opt_dup(w, opts, "room", &w->room) != 0 ||
+        opt_dup(w, opts, "chat_id", &w->chat_id) != 0)
+        return -1;
+    w->fmt.token = w->token;
+    w->fmt.room = w->room;
+    w->fmt.chat_id = w->chat_id;
+    w->fmt.priority = w->host.opt_string(opts, "priority") ? -2 : -1;
+    if (w->fmt.priority == -2) {
+        long long p = w->host.opt_int(opts, "priority", -1);
+        w->fmt.priority = p >= -1 && p <= 100 ? (long)p : 1000; /* the check rejects it */
+    }
+    const char *tpl = w->host.opt_string(opts, "template");
+    if (tpl) {
+        char why[300];
+        if (tpl_parse(&w->tpl, tpl, why, sizeof why) != 0) {
+            snprintf(err, errlen, "webhook: template: %s", why);
+            return -1;
+        }
+        w->fmt.tpl = &w->tpl;
+    }
+    return 0;
+}
+
 static int read_options(struct webhook *w, const struct herald_opts *opts, char *err, size_t errlen)
 {
+    if (read_format(w, opts, err, errlen) != 0) return -1;
     const char *url = w->host.opt_string(opts, "url");
+    if ((!url || !url[0]) && w->fmt.format == WEBHOOK_TELEGRAM) url = TELEGRAM_API;
     if (!url || !url[0]) {
         snprintf(err, errlen, "webhook: url is required");
         return -1;
     }
     if (check_url(url, err, errlen) != 0 || !(w->url = strdup(url))) return -1;
     url_origin(url, w->origin, sizeof w->origin);
+    w->fmt.url = w->url;
+    if (webhook_format_check(&w->fmt, err, errlen) != 0) return -1;
 
-    const char *format = w->host.opt_string(opts, "format");
-    if (webhook_format_parse(format ? format : "json", &w->format) != 0) {
-        snprintf(err, errlen,
-                 "webhook: format must be json, slack, discord, ntfy or text, "
-                 "not \"%.40s\"",
-                 format);
-        return -1;
-    }
     long long t = w->host.opt_int(opts, "timeout", 15000);
     if (t <= 0 || t > TIMEOUT_MAX_MS) {
         snprintf(err, errlen, "webhook: timeout must be between 1ms and 10m");
@@ -239,7 +298,7 @@ static int webhook_init(const struct herald_host *host, const struct herald_opts
         return -1;
     }
     w->host.log(w->host.ctx, HERALD_LOG_DEBUG, "webhook: posting %s to %s",
-                webhook_format_name(w->format), w->origin);
+                webhook_format_name(w->fmt.format), w->origin);
     *state = w;
     return 0;
 }
@@ -356,7 +415,8 @@ static void on_response(void *arg, const struct herald_http_response *res)
         w->host.retry_after(c->d, res->retry_after_s);
         atext_printf(&detail, " (retry after %lds)", res->retry_after_s);
     }
-    w->host.log(w->host.ctx, HERALD_LOG_DEBUG, "webhook: POST %s -> %ld", w->origin, res->status);
+    w->host.log(w->host.ctx, HERALD_LOG_DEBUG, "webhook: %s %s -> %ld",
+                c->msg.method ? c->msg.method : "POST", w->origin, res->status);
     w->host.complete(c->d, r, detail.failed ? "webhook: delivery failed" : detail.p);
     atext_free(&detail);
     call_free(c);
@@ -373,7 +433,7 @@ static int webhook_deliver(void *state, const struct herald_alert *alert, struct
     }
     c->wh = w;
     c->d = d;
-    enum herald_result r = webhook_format_render(w->format, alert, &c->msg, err, sizeof err);
+    enum herald_result r = webhook_format_render(&w->fmt, alert, &c->msg, err, sizeof err);
     if (r == HERALD_DELIVERED && build_headers(c, alert) != 0) {
         snprintf(err, sizeof err, "webhook: out of memory building headers");
         r = HERALD_RETRY;
@@ -385,8 +445,8 @@ static int webhook_deliver(void *state, const struct herald_alert *alert, struct
     }
     struct herald_http_request req = {
         .struct_size = sizeof req,
-        .method = "POST",
-        .url = w->url,
+        .method = c->msg.method ? c->msg.method : "POST",
+        .url = c->msg.url ? c->msg.url : w->url,
         .headers = c->headers,
         .n_headers = c->n_headers,
         .body = c->msg.body.p ? c->msg.body.p : "",
@@ -404,5 +464,6 @@ static int webhook_deliver(void *state, const struct herald_alert *alert, struct
 
 __attribute__((visibility("default"))) const struct herald_plugin herald_plugin =
     HERALD_PLUGIN_INIT("webhook",
-                       "POST alerts to an HTTP endpoint (JSON, Slack, Discord, ntfy or text)",
+                       "send alerts to HTTP endpoints: JSON, Slack, Discord, Mattermost, Teams, "
+                       "ntfy, Gotify, Matrix, Telegram or text",
                        webhook_options, webhook_init, webhook_deliver, webhook_fini);

@@ -226,7 +226,8 @@ class FeedServer:
 
 
 class WebhookReceiver:
-    """Records POSTed JSON bodies and headers; `status` (or a callable) decides the answer."""
+    """Records POSTed (and PUT) bodies, headers and methods; `status` (or a callable) decides
+    the answer."""
 
     def __init__(self, port=0):
         self.received = []
@@ -245,13 +246,17 @@ class WebhookReceiver:
                 body = self.rfile.read(n)
                 status = outer.status(self) if callable(outer.status) else outer.status
                 outer.received.append({"path": self.path, "headers": dict(self.headers),
-                                       "body": body, "status": status})
+                                       "body": body, "status": status,
+                                       "method": self.command})
                 self.send_response(status)
                 for k, v in outer.extra_headers.items():
                     self.send_header(k, v)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
+
+            # Matrix sends with PUT (the transaction id is in the path): recorded the same way.
+            do_PUT = do_POST
 
         self.httpd = _Server(("127.0.0.1", port), H)
         self.port = self.httpd.server_address[1]

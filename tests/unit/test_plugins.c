@@ -792,7 +792,15 @@ TEST(webhook_abi_and_bad_options)
     const struct herald_opt_spec *url = find_opt(p, "url"), *to = find_opt(p, "timeout");
     const struct herald_opt_spec *hd = find_opt(p, "headers"), *fm = find_opt(p, "format");
     const struct herald_opt_spec *sec = find_opt(p, "secret");
-    CHECK(url && url->type == HERALD_OPT_STRING && url->required);
+    /* not required by the schema: telegram builds it from the token; the plugin checks it */
+    CHECK(url && url->type == HERALD_OPT_STRING && !url->required);
+    static const char *const strs[] = {"template", "token", "room", "chat_id"};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        const struct herald_opt_spec *o = find_opt(p, strs[i]);
+        CHECK(o && o->type == HERALD_OPT_STRING && !o->required && !o->default_value);
+    }
+    const struct herald_opt_spec *pr = find_opt(p, "priority");
+    CHECK(pr && pr->type == HERALD_OPT_INT && !pr->required);
     CHECK(to && to->type == HERALD_OPT_DURATION);
     CHECK_STR(to->default_value, "15s");
     CHECK(hd && hd->type == HERALD_OPT_MAP);
@@ -814,10 +822,16 @@ TEST(webhook_abi_and_bad_options)
     CHECK_CONTAINS(err, "spaces");
     o.kv[0][1] = "https://example.com/hook";
     o.kv[1][0] = "format";
-    o.kv[1][1] = "teams";
+    o.kv[1][1] = "xml";
     o.n = 2;
     CHECK(p->init(&h, &o, &st, err, sizeof err) != 0);
     CHECK_CONTAINS(err, "webhook: format must be");
+    CHECK_CONTAINS(err, "mattermost, teams, ntfy, gotify, matrix, telegram");
+    o.kv[0][1] = "";
+    o.kv[1][1] = "slack";
+    CHECK(p->init(&h, &o, &st, err, sizeof err) != 0);
+    CHECK_STR(err, "webhook: url is required");
+    o.kv[0][1] = "https://example.com/hook";
     o.kv[1][0] = "timeout";
     o.kv[1][1] = "0";
     CHECK(p->init(&h, &o, &st, err, sizeof err) != 0);
@@ -980,8 +994,11 @@ TEST(webhook_slack_body)
     CHECK_CONTAINS(hd, "*<https://example.org/news/1|Troops &lt;b&gt;out&lt;/b&gt; &amp; home>*");
     CHECK_CONTAINS(hd, "rule iraq-withdrawal");
     CHECK_CONTAINS(hd, "source: example-world");
-    CHECK_CONTAINS(e, "> ");
-    CHECK_CONTAINS(e, "the [removal] of all US [troops] from [Iraq]");
+    CHECK_STR(e, "> \xe2\x80\xa6in Baghdad voted on Sunday for the *removal* of all US *troops* "
+                 "from *Iraq*, a week after the strike near the airport. The\xe2\x80\xa6\n");
+    CHECK_STR(hd, "*<https://example.org/news/1|Troops &lt;b&gt;out&lt;/b&gt; &amp; home>*\n"
+                  "rule iraq-withdrawal \xc2\xb7 source: example-world \xc2\xb7 "
+                  "published: 2020-01-05T18:30:00Z");
 }
 
 /* Count UTF-16 code units of a UTF-8 string (what Discord's limits count). */
@@ -1023,8 +1040,11 @@ TEST(webhook_discord_body_and_limits)
     CHECK_STR(url, "https://example.org/news/1");
     CHECK_STR(ts, "2020-01-05T18:30:00Z");
     CHECK_CONTAINS(content, "iraq-withdrawal");
-    CHECK_CONTAINS(desc, "[troops]");
-    CHECK_CONTAINS(desc, "Vote in Baghdad.");
+    CHECK_STR(content, "**[herald] iraq-withdrawal**");
+    /* the title's evidence is outside the text's window: two quoted lines, then the summary */
+    CHECK_STR(desc, "> \xe2\x80\xa6in Baghdad voted on Sunday for the **removal** of all US "
+                    "**troops** from **Iraq**, a week after the strike near the airport. "
+                    "The\xe2\x80\xa6\n> US **troops** asked to leave Iraq\n\nVote in Baghdad.");
     CHECK(no_mentions);
 
     /* 300 two-byte and four-byte characters in the title, a 20,000-byte summary. */
@@ -1244,6 +1264,9 @@ TEST(webhook_request_refused)
     hook_done(&k);
 }
 
+static int hook_init_kv(struct hook *k, const char *url, const char *const *kv, char *err,
+                        size_t errlen);
+
 /* Random spans (some past the end, some reversed, some inside a character) over text full of
  * broken UTF-8, control characters and markup: every format must still complete once and
  * every JSON body must parse (jansson rejects invalid UTF-8). */
@@ -1252,7 +1275,19 @@ TEST(webhook_hostile_evidence)
     static const char *pieces[] = {
         "troops ", "\xc3\xa9", "\xf0\x9f\x93\xb0", "\xe2\x80", "\xff", "\x1b[0m",
         "\n",      "&<>|*",    "\xc2\x85",         "word ",    "  \t"};
-    static const char *fmts[] = {"slack", "discord", "ntfy", "text", "json"};
+    static const char *fmts[] = {"slack", "discord", "ntfy",   "text",     "json",
+                                 "teams", "gotify",  "matrix", "telegram", "mattermost"};
+    static const char *const extra[][4] = {{NULL},
+                                           {NULL},
+                                           {NULL},
+                                           {NULL},
+                                           {NULL},
+                                           {NULL},
+                                           {"token", "t", NULL},
+                                           {"token", "t", "room", "!r:x"},
+                                           {"token", "1:a", "chat_id", "1"},
+                                           {NULL}};
+    static const char *const tpls[] = {NULL, "{{title}} {{evidence}} {{summary}}"};
     uint32_t seed = 12345;
     for (int round = 0; round < 200; round++) {
         char text[600] = "", title[200] = "";
@@ -1274,7 +1309,17 @@ TEST(webhook_hostile_evidence)
         struct hook k = {0};
         LOAD("webhook", k.l);
         char err[256] = "";
-        CHECK_INT(hook_init(&k, fmts[round % 5], NULL, err, sizeof err), 0);
+        size_t fi = (size_t)round % 10;
+        const char *kv[12] = {"format", fmts[fi]};
+        size_t n = 2;
+        for (size_t j = 0; j < 4 && extra[fi][j]; j++)
+            kv[n++] = extra[fi][j];
+        if (tpls[(round / 10) % 2]) {
+            kv[n++] = "template";
+            kv[n++] = tpls[(round / 10) % 2];
+        }
+        kv[n] = NULL;
+        CHECK_INT(hook_init_kv(&k, hook_url, kv, err, sizeof err), 0);
         struct sample s;
         sample_init(&s);
         s.article.text = text;
@@ -1287,7 +1332,7 @@ TEST(webhook_hostile_evidence)
         CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d), 0);
         CHECK_INT(k.f.n_requests, 1);
         int json_ok = 1;
-        if (round % 5 < 2) {
+        if (fi != 2 && fi != 3 && (fi != 4 || tpls[(round / 10) % 2])) {
             json_t *j = json_loads(k.f.req.body, 0, NULL);
             json_ok = j != NULL;
             json_decref(j);
@@ -1300,6 +1345,650 @@ TEST(webhook_hostile_evidence)
         CHECK_INT(d.n_complete, 1);
         CHECK_INT(d.result, HERALD_DELIVERED);
     }
+}
+
+/* --- native formats, options and templates --- */
+
+/* Init a webhook at `url` (NULL: no url option) with option pairs ending in NULL. */
+static int hook_init_kv(struct hook *k, const char *url, const char *const *kv, char *err,
+                        size_t errlen)
+{
+    k->h = fake_host(&k->f);
+    k->o = (struct herald_opts){.spec = k->l.p->options};
+    if (url) {
+        k->o.kv[0][0] = "url";
+        k->o.kv[0][1] = url;
+        k->o.n = 1;
+    }
+    for (size_t i = 0; kv[i] && k->o.n < 16; i += 2) {
+        k->o.kv[k->o.n][0] = kv[i];
+        k->o.kv[k->o.n++][1] = kv[i + 1];
+    }
+    return k->l.p->init(&k->h, &k->o, &k->st, err, errlen);
+}
+
+/* The init error for one option set ("" when init succeeded). */
+static const char *init_error(struct hook *k, const char *url, const char *const *kv)
+{
+    static char err[512];
+    err[0] = '\0';
+    if (hook_init_kv(k, url, kv, err, sizeof err) == 0) {
+        k->l.p->fini(k->st);
+        k->st = NULL;
+        return "";
+    }
+    return err;
+}
+
+/* The value at a dotted path ("attachments.0.content"), numbers indexing arrays; or NULL. */
+static json_t *jpath(json_t *root, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    json_t *v = root;
+    for (char *save = NULL, *seg = strtok_r(buf, ".", &save); seg && v;
+         seg = strtok_r(NULL, ".", &save)) {
+        if (json_is_array(v) && seg[0] >= '0' && seg[0] <= '9')
+            v = json_array_get(v, strtoul(seg, NULL, 10));
+        else
+            v = json_object_get(v, seg);
+    }
+    return v;
+}
+
+/* A string inside a JSON document by a dotted path ("attachments.0.content.type"), or "". */
+static const char *jstr(json_t *root, const char *path)
+{
+    json_t *v = jpath(root, path);
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+/* Deliver `al` and parse the body (the caller responds and decrefs). */
+static json_t *deliver_json(struct hook *k, const struct herald_alert *al,
+                            struct herald_delivery *d)
+{
+    if (k->l.p->deliver(k->st, al, d) != 0 || !k->f.cb) return NULL;
+    return json_loads(k->f.req.body, 0, NULL);
+}
+
+/* Occurrences of needle in hay. */
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+static const char hostile_title[] =
+    "Troops <b>out</b> & \"home\" *now* _x_ [y](z) @channel \xf0\x9f\x93\xb0";
+
+TEST(webhook_format_options)
+{
+    struct hook k = {0};
+    LOAD("webhook", k.l);
+    const char *gotify[] = {"format", "gotify", NULL};
+    CHECK_STR(init_error(&k, "https://push.example.de", gotify),
+              "webhook: gotify needs token = \"<application token>\"");
+    CHECK_STR(init_error(&k, "https://push.example.de/message?token=abc", gotify), "");
+    const char *gprio[] = {"format", "gotify", "token", "t", "priority", "11", NULL};
+    CHECK_STR(init_error(&k, "https://push.example.de", gprio),
+              "webhook: gotify priority must be 0 to 10");
+    const char *nprio[] = {"format", "ntfy", "priority", "9", NULL};
+    CHECK_STR(init_error(&k, "https://ntfy.sh/t", nprio),
+              "webhook: ntfy priority must be 1 (min) to 5 (max)");
+    const char *sprio[] = {"format", "slack", "priority", "3", NULL};
+    CHECK_CONTAINS(init_error(&k, "https://hooks.slack.com/x", sprio),
+                   "priority is only used by the ntfy and gotify formats");
+    const char *stoken[] = {"format", "slack", "token", "x", NULL};
+    CHECK_CONTAINS(init_error(&k, "https://hooks.slack.com/x", stoken), "token is only used by");
+    const char *sroom[] = {"format", "discord", "room", "!a:b", NULL};
+    CHECK_STR(init_error(&k, "https://discord.com/api/webhooks/1/x", sroom),
+              "webhook: room is only used by the matrix format");
+    const char *mnoroom[] = {"format", "matrix", "token", "syt", NULL};
+    CHECK_STR(init_error(&k, "https://matrix.example.org", mnoroom),
+              "webhook: matrix needs token (an access token) and room");
+    const char *malias[] = {"format", "matrix", "token", "syt", "room", "#news:example.org", NULL};
+    CHECK_CONTAINS(init_error(&k, "https://matrix.example.org", malias), "must be a room id");
+    const char *mspace[] = {"format", "matrix", "token", "a b", "room", "!r:example.org", NULL};
+    CHECK_CONTAINS(init_error(&k, "https://matrix.example.org", mspace), "without spaces");
+    const char *tnotoken[] = {"format", "telegram", "chat_id", "42", NULL};
+    CHECK_CONTAINS(init_error(&k, NULL, tnotoken), "telegram needs token");
+    const char *tbadtoken[] = {"format", "telegram", "token", "12:a/b", "chat_id", "42", NULL};
+    CHECK_CONTAINS(init_error(&k, NULL, tbadtoken), "telegram needs token");
+    const char *tbadchat[] = {"format", "telegram", "token", "12:ab", "chat_id", "chat", NULL};
+    CHECK_CONTAINS(init_error(&k, NULL, tbadchat), "telegram needs chat_id");
+    const char *tok[] = {"format", "telegram", "token", "12:ab", "chat_id", "@news_x", NULL};
+    CHECK_STR(init_error(&k, NULL, tok), "");
+    const char *badkey[] = {"format", "slack", "template", "{{title}} {{titel}}", NULL};
+    CHECK_STR(init_error(&k, "https://hooks.slack.com/x", badkey),
+              "webhook: template: unknown placeholder {{titel}} (known: title, link, rule, "
+              "source, published, summary, evidence, id, notifier)");
+    const char *unclosed[] = {"template", "{{title}} {{link", NULL};
+    CHECK_CONTAINS(init_error(&k, "https://x.example", unclosed),
+                   "webhook: template: unclosed placeholder \"{{link\"");
+    const char *spaced[] = {"format", "text", "template", "{{ title }}!", NULL};
+    CHECK_STR(init_error(&k, "https://x.example", spaced), "");
+    hook_done(&k);
+}
+
+TEST(webhook_mattermost_body)
+{
+    struct hook k = {0};
+    LOAD("webhook", k.l);
+    char err[256] = "";
+    const char *kv[] = {"format", "mattermost", NULL};
+    CHECK_INT(hook_init_kv(&k, "https://mm.example.com/hooks/xyz", kv, err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    s.alert.n_evidence = 3;
+    struct herald_delivery d = {0};
+    json_t *root = deliver_json(&k, &s.alert, &d);
+    CHECK(root);
+    CHECK_INT(json_object_size(root), 1);
+    CHECK_STR(jstr(root, "text"),
+              "**[herald] iraq-withdrawal**: [US troops asked to leave "
+              "Iraq](https://example.org/news/1)\n"
+              "> \xe2\x80\xa6in Baghdad voted on Sunday for the **removal** of all US **troops** "
+              "from **Iraq**, a week after the strike near the airport. The\xe2\x80\xa6\n\n"
+              "source: example-world \xc2\xb7 published: 2020-01-05T18:30:00Z");
+    CHECK_STR(req_header(&k.f, "Content-Type"), "Content-Type: application/json");
+    json_decref(root);
+    respond(&k.f, 200, "ok", -1, NULL);
+    CHECK_INT(d.result, HERALD_DELIVERED);
+    hook_done(&k);
+}
+
+TEST(webhook_teams_card)
+{
+    struct hook k = {0};
+    LOAD("webhook", k.l);
+    char err[256] = "";
+    const char *kv[] = {"format", "teams", NULL};
+    CHECK_INT(
+        hook_init_kv(&k, "https://example.webhook.office.com/webhookb2/x", kv, err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    struct herald_delivery d = {0};
+    json_t *root = deliver_json(&k, &s.alert, &d);
+    CHECK(root);
+    CHECK_STR(jstr(root, "type"), "message");
+    CHECK_INT(json_array_size(json_object_get(root, "attachments")), 1);
+    CHECK_STR(jstr(root, "attachments.0.contentType"), "application/vnd.microsoft.card.adaptive");
+    CHECK(json_is_null(jpath(root, "attachments.0.contentUrl")));
+    CHECK_STR(jstr(root, "attachments.0.content.type"), "AdaptiveCard");
+    CHECK_STR(jstr(root, "attachments.0.content.version"), "1.2");
+    CHECK_STR(jstr(root, "attachments.0.content.$schema"),
+              "http://adaptivecards.io/schemas/adaptive-card.json");
+    json_t *body = jpath(root, "attachments.0.content.body");
+    CHECK_INT(json_array_size(body), 5);
+    for (size_t i = 0; i < 5; i++) {
+        CHECK_STR(jstr(json_array_get(body, i), "type"), "TextBlock");
+        CHECK(json_is_true(json_object_get(json_array_get(body, i), "wrap")));
+    }
+    CHECK_STR(jstr(body, "0.text"), "[herald] iraq-withdrawal");
+    CHECK_STR(jstr(body, "1.text"), "US troops asked to leave Iraq");
+    CHECK_STR(jstr(body, "1.weight"), "Bolder");
+    CHECK_STR(jstr(body, "2.text"),
+              "\xe2\x80\xa6in Baghdad voted on Sunday for the **removal** of all US **troops** "
+              "from **Iraq**, a week after the strike near the airport. The\xe2\x80\xa6");
+    CHECK_STR(jstr(body, "3.text"), "US **troops** asked to leave Iraq");
+    CHECK_STR(jstr(body, "4.text"),
+              "source: example-world \xc2\xb7 published: 2020-01-05T18:30:00Z");
+    CHECK_STR(jstr(root, "attachments.0.content.actions.0.type"), "Action.OpenUrl");
+    CHECK_STR(jstr(root, "attachments.0.content.actions.0.url"), "https://example.org/news/1");
+    json_decref(root);
+    respond(&k.f, 200, "1", -1, NULL);
+    CHECK_INT(d.result, HERALD_DELIVERED);
+    hook_done(&k);
+}
+
+TEST(webhook_gotify_request)
+{
+    struct hook k = {0};
+    LOAD("webhook", k.l);
+    char err[256] = "";
+    const char *kv[] = {"format", "gotify", "token", "AbCdEf.12", "priority", "8", NULL};
+    CHECK_INT(hook_init_kv(&k, "https://push.example.de/", kv, err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    s.alert.n_evidence = 3;
+    struct herald_delivery d = {0};
+    json_t *root = deliver_json(&k, &s.alert, &d);
+    CHECK(root);
+    CHECK_STR(k.f.req.method, "POST");
+    CHECK_STR(k.f.req.url, "https://push.example.de/message");
+    CHECK_STR(req_header(&k.f, "X-Gotify-Key"), "X-Gotify-Key: AbCdEf.12");
+    CHECK_STR(jstr(root, "title"), "[herald] iraq-withdrawal: US troops asked to leave Iraq");
+    CHECK_STR(jstr(root, "message"),
+              "> \xe2\x80\xa6in Baghdad voted on Sunday for the **removal** of all US **troops** "
+              "from **Iraq**, a week after the strike near the airport. The\xe2\x80\xa6  \n\n"
+              "source: example-world \xc2\xb7 published: 2020-01-05T18:30:00Z\n\n"
+              "[Open article](https://example.org/news/1)");
+    CHECK(json_is_integer(json_object_get(root, "priority")));
+    CHECK_INT(json_integer_value(json_object_get(root, "priority")), 8);
+    CHECK_STR(jstr(root, "extras.client::display.contentType"), "text/markdown");
+    CHECK_STR(jstr(root, "extras.client::notification.click.url"), "https://example.org/news/1");
+    json_decref(root);
+    respond(&k.f, 200, "{}", -1, NULL);
+    CHECK_INT(d.result, HERALD_DELIVERED);
+    CHECK(!strstr(d.detail, "AbCdEf"));
+    hook_done(&k);
+
+    /* The token may sit in the URL's query instead; /message is added before it. */
+    struct hook k2 = {0};
+    LOAD("webhook", k2.l);
+    const char *kv2[] = {"format", "gotify", NULL};
+    CHECK_INT(hook_init_kv(&k2, "https://example.de/gotify?token=Q1", kv2, err, sizeof err), 0);
+    s.article.link = NULL;
+    struct herald_delivery d2 = {0};
+    root = deliver_json(&k2, &s.alert, &d2);
+    CHECK(root);
+    CHECK_STR(k2.f.req.url, "https://example.de/gotify/message?token=Q1");
+    CHECK(req_header(&k2.f, "X-Gotify-Key") == NULL);
+    CHECK(json_object_get(root, "priority") == NULL);
+    CHECK(jpath(root, "extras.client::notification") == NULL);
+    json_decref(root);
+    respond(&k2.f, 200, NULL, -1, NULL);
+    hook_done(&k2);
+}
+
+TEST(webhook_matrix_request)
+{
+    struct hook k = {0};
+    LOAD("webhook", k.l);
+    char err[256] = "";
+    const char *kv[] = {"format", "matrix", "token", "syt_SeCrEt", "room", "!RoomA:example.org",
+                        NULL};
+    CHECK_INT(hook_init_kv(&k, "https://matrix.example.org/", kv, err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    s.alert.n_evidence = 3;
+    struct herald_delivery d = {0};
+    json_t *root = deliver_json(&k, &s.alert, &d);
+    CHECK(root);
+    CHECK_STR(k.f.req.method, "PUT");
+    CHECK_STR(k.f.req.url, "https://matrix.example.org/_matrix/client/v3/rooms/"
+                           "%21RoomA%3Aexample.org/send/m.room.message/a1b2c3");
+    CHECK_STR(req_header(&k.f, "Authorization"), "Authorization: Bearer syt_SeCrEt");
+    CHECK_STR(req_header(&k.f, "Idempotency-Key"), "Idempotency-Key: a1b2c3");
+    CHECK_INT(json_object_size(root), 4);
+    CHECK_STR(jstr(root, "msgtype"), "m.notice");
+    CHECK_STR(jstr(root, "format"), "org.matrix.custom.html");
+    CHECK(strncmp(jstr(root, "body"),
+                  "[herald] ALERT iraq-withdrawal: US troops asked to leave Iraq\n"
+                  "  https://example.org/news/1\n",
+                  90) == 0);
+    CHECK_STR(jstr(root, "formatted_body"),
+              "<p><b>[herald] iraq-withdrawal</b>: <a href=\"https://example.org/news/1\">US "
+              "troops asked to leave Iraq</a></p><blockquote>\xe2\x80\xa6in Baghdad voted on "
+              "Sunday for the <b>removal</b> of all US <b>troops</b> from <b>Iraq</b>, a week "
+              "after the strike near the airport. The\xe2\x80\xa6</blockquote><p><i>source: "
+              "example-world \xc2\xb7 published: 2020-01-05T18:30:00Z</i></p>");
+    json_decref(root);
+    respond(&k.f, 502, NULL, -1, NULL);
+    CHECK_INT(d.result, HERALD_RETRY);
+    /* The retry goes to the same transaction URL: the homeserver keeps one event. */
+    char first[512];
+    snprintf(first, sizeof first, "%s", k.f.req.url);
+    s.alert.attempt = 2;
+    struct herald_delivery d2 = {0};
+    CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d2), 0);
+    CHECK_STR(k.f.req.url, first);
+    respond(&k.f, 200, "{\"event_id\":\"$e\"}", -1, NULL);
+    CHECK_INT(d2.result, HERALD_DELIVERED);
+    /* An id with reserved characters is percent-encoded as one path segment. */
+    s.alert.id = "a/b c?";
+    struct herald_delivery d3 = {0};
+    CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d3), 0);
+    CHECK_CONTAINS(k.f.req.url, "/send/m.room.message/a%2Fb%20c%3F");
+    respond(&k.f, 200, NULL, -1, NULL);
+    for (int i = 0; i < k.f.n_log; i++)
+        CHECK(!strstr(k.f.log[i], "SeCrEt"));
+    CHECK(!strstr(d.detail, "SeCrEt"));
+    hook_done(&k);
+}
+
+TEST(webhook_telegram_request)
+{
+    struct hook k = {0};
+    LOAD("webhook", k.l);
+    char err[256] = "";
+    const char *kv[] = {"format",  "telegram",       "token", "123456:ABC-def_ghi",
+                        "chat_id", "-1001234567890", NULL};
+    CHECK_INT(hook_init_kv(&k, NULL, kv, err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    s.alert.n_evidence = 3;
+    struct herald_delivery d = {0};
+    json_t *root = deliver_json(&k, &s.alert, &d);
+    CHECK(root);
+    CHECK_STR(k.f.req.method, "POST");
+    CHECK_STR(k.f.req.url, "https://api.telegram.org/bot123456:ABC-def_ghi/sendMessage");
+    json_t *chat = json_object_get(root, "chat_id");
+    CHECK(json_is_integer(chat));
+    CHECK(json_integer_value(chat) == -1001234567890LL);
+    CHECK_STR(jstr(root, "parse_mode"), "HTML");
+    CHECK_STR(jstr(root, "text"),
+              "<b>[herald] iraq-withdrawal</b>\n<a href=\"https://example.org/news/1\">US troops "
+              "asked to leave Iraq</a>\n<blockquote>\xe2\x80\xa6in Baghdad voted on Sunday for "
+              "the <b>removal</b> of all US <b>troops</b> from <b>Iraq</b>, a week after the "
+              "strike near the airport. The\xe2\x80\xa6</blockquote>\n<i>source: example-world "
+              "\xc2\xb7 published: 2020-01-05T18:30:00Z</i>");
+    CHECK_STR(jstr(root, "link_preview_options.url"), "https://example.org/news/1");
+    json_decref(root);
+    respond(&k.f, 401, "{\"ok\":false,\"description\":\"Unauthorized\"}", -1, NULL);
+    CHECK_INT(d.result, HERALD_FAILED);
+    CHECK_CONTAINS(d.detail, "HTTP 401 from https://api.telegram.org");
+    CHECK(!strstr(d.detail, "ABC-def"));
+    for (int i = 0; i < k.f.n_log; i++)
+        CHECK(!strstr(k.f.log[i], "ABC-def"));
+    hook_done(&k);
+
+    /* A channel name is a string; a local Bot API server replaces the default URL. */
+    struct hook k2 = {0};
+    LOAD("webhook", k2.l);
+    const char *kv2[] = {"format", "telegram", "token", "9:xY", "chat_id", "@herald_news", NULL};
+    CHECK_INT(hook_init_kv(&k2, "http://127.0.0.1:8081/", kv2, err, sizeof err), 0);
+    s.article.link = "javascript:alert(1)";
+    struct herald_delivery d2 = {0};
+    root = deliver_json(&k2, &s.alert, &d2);
+    CHECK(root);
+    CHECK_STR(k2.f.req.url, "http://127.0.0.1:8081/bot9:xY/sendMessage");
+    CHECK_STR(jstr(root, "chat_id"), "@herald_news");
+    CHECK(json_is_true(jpath(root, "link_preview_options.is_disabled")));
+    CHECK(!strstr(jstr(root, "text"), "javascript"));
+    json_decref(root);
+    respond(&k2.f, 200, NULL, -1, NULL);
+    hook_done(&k2);
+}
+
+TEST(webhook_ntfy_priority_and_token)
+{
+    struct hook k = {0};
+    LOAD("webhook", k.l);
+    char err[256] = "";
+    const char *kv[] = {"format", "ntfy", "priority", "4", "token", "tk_abc", NULL};
+    CHECK_INT(hook_init_kv(&k, "https://ntfy.sh/herald-alerts", kv, err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    struct herald_delivery d = {0};
+    CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d), 0);
+    CHECK_STR(req_header(&k.f, "Priority"), "Priority: 4");
+    CHECK_STR(req_header(&k.f, "Authorization"), "Authorization: Bearer tk_abc");
+    CHECK_STR(k.f.req.url, "https://ntfy.sh/herald-alerts");
+    respond(&k.f, 200, NULL, -1, NULL);
+    CHECK_INT(d.result, HERALD_DELIVERED);
+    hook_done(&k);
+}
+
+/* The same hostile title in every format, escaped for each receiver's markup. */
+TEST(webhook_escaping_per_format)
+{
+    static const char *const fmts[][7] = {
+        {"slack", NULL},
+        {"discord", NULL},
+        {"mattermost", NULL},
+        {"teams", NULL},
+        {"gotify", "token", "t", NULL},
+        {"matrix", "token", "t", "room", "!r:example.org", NULL},
+        {"telegram", "token", "1:a", "chat_id", "1", NULL},
+    };
+    char got[7][1024];
+    for (size_t i = 0; i < 7; i++) {
+        struct hook k = {0};
+        LOAD("webhook", k.l);
+        char err[256] = "";
+        const char *kv[12] = {"format"};
+        size_t n = 1;
+        for (size_t j = 0; fmts[i][j]; j++)
+            kv[n++] = fmts[i][j];
+        kv[n] = NULL;
+        CHECK_INT(hook_init_kv(&k, "https://example.com/x", kv, err, sizeof err), 0);
+        struct sample s;
+        sample_init(&s);
+        s.article.title = hostile_title;
+        s.alert.n_evidence = 3;
+        struct herald_delivery d = {0};
+        json_t *root = deliver_json(&k, &s.alert, &d);
+        CHECK(root);
+        const char *paths[] = {
+            "text",  "embeds.0.title", "text", "attachments.0.content.body.1.text",
+            "title", "formatted_body", "text"};
+        snprintf(got[i], sizeof got[i], "%s", jstr(root, paths[i]));
+        if (i == 5) CHECK_CONTAINS(jstr(root, "body"), hostile_title);
+        json_decref(root);
+        respond(&k.f, 200, NULL, -1, NULL);
+        hook_done(&k);
+    }
+    CHECK_STR(got[0], "[herald] iraq-withdrawal: Troops &lt;b&gt;out&lt;/b&gt; &amp; \"home\" "
+                      "*now* _x_ [y](z) @channel \xf0\x9f\x93\xb0");
+    CHECK_STR(got[1], "Troops \\<b\\>out\\</b\\> & \"home\" \\*now\\* \\_x\\_ \\[y\\](z) @channel "
+                      "\xf0\x9f\x93\xb0");
+    CHECK_CONTAINS(got[2], "[Troops \\<b\\>out\\</b\\> & \"home\" \\*now\\* \\_x\\_ \\[y\\](z) "
+                           "@\xe2\x80\x8b"
+                           "channel \xf0\x9f\x93\xb0](https://example.org/news/1)");
+    CHECK_STR(got[3], "Troops <b>out</b> & \"home\" \\*now\\* \\_x\\_ \\[y\\](z) @channel "
+                      "\xf0\x9f\x93\xb0");
+    CHECK_STR(got[4], "[herald] iraq-withdrawal: Troops <b>out</b> & \"home\" *now* _x_ [y](z) "
+                      "@channel \xf0\x9f\x93\xb0"); /* a Gotify title is plain text */
+    CHECK_CONTAINS(got[5], "\">Troops &lt;b&gt;out&lt;/b&gt; &amp; &quot;home&quot; *now* _x_ "
+                           "[y](z) @channel \xf0\x9f\x93\xb0</a>");
+    CHECK_CONTAINS(got[6], "\">Troops &lt;b&gt;out&lt;/b&gt; &amp; &quot;home&quot; *now* _x_ "
+                           "[y](z) @channel \xf0\x9f\x93\xb0</a>");
+}
+
+/* Whether the HTML has as many closing as opening tags of each kind Telegram allows. */
+static int html_balanced(const char *h)
+{
+    static const char *const tags[] = {"b", "i", "a", "blockquote", "p"};
+    for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
+        char open1[32], open2[32], close[32];
+        snprintf(open1, sizeof open1, "<%s>", tags[i]);
+        snprintf(open2, sizeof open2, "<%s ", tags[i]);
+        snprintf(close, sizeof close, "</%s>", tags[i]);
+        if (count_of(h, open1) + count_of(h, open2) != count_of(h, close)) return 0;
+    }
+    /* no cut entity: every '&' starts one of the entities we write */
+    for (const char *p = strchr(h, '&'); p; p = strchr(p + 1, '&'))
+        if (strncmp(p, "&amp;", 5) && strncmp(p, "&lt;", 4) && strncmp(p, "&gt;", 4) &&
+            strncmp(p, "&quot;", 6) && strncmp(p, "&#39;", 5))
+            return 0;
+    return 1;
+}
+
+/* A deliberately huge article: every format stays within its receiver's documented limits,
+ * with valid UTF-8 and (for HTML) balanced tags and whole entities. */
+TEST(webhook_limits_huge_article)
+{
+    static char title[12001], text[200001];
+    size_t n = 0;
+    while (n + 7 < sizeof title - 1) {
+        memcpy(title + n, "<&>\xf0\x9f\x93\xb0", 7); /* markup and a 2-unit emoji */
+        n += 7;
+    }
+    title[n] = '\0';
+    for (n = 0; n + 12 < sizeof text - 1; n += 12)
+        memcpy(text + n, "troops & <x>", 12);
+    text[n] = '\0';
+    struct herald_evidence ev[8];
+    for (int i = 0; i < 8; i++)
+        ev[i] = (struct herald_evidence){"text", (size_t)i * 24000, (size_t)i * 24000 + 6, "t"};
+    static const char *const fmts[][8] = {
+        {"slack", NULL},
+        {"discord", NULL},
+        {"mattermost", NULL},
+        {"teams", NULL},
+        {"gotify", "token", "t", NULL},
+        {"matrix", "token", "t", "room", "!r:example.org", NULL},
+        {"telegram", "token", "1:a", "chat_id", "1", NULL},
+        {"ntfy", NULL},
+        {"telegram", "token", "1:a", "chat_id", "1", "template",
+         "<b>{{summary}}{{summary}}{{summary}}{{summary}}{{summary}}</b>", NULL},
+    };
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        struct hook k = {0};
+        LOAD("webhook", k.l);
+        char err[256] = "";
+        const char *kv[12] = {"format"};
+        size_t m = 1;
+        for (size_t j = 0; fmts[i][j]; j++)
+            kv[m++] = fmts[i][j];
+        kv[m] = NULL;
+        CHECK_INT(hook_init_kv(&k, "https://example.com/x", kv, err, sizeof err), 0);
+        struct sample s;
+        sample_init(&s);
+        s.article.title = title;
+        s.article.text = text;
+        s.article.summary = text;
+        s.alert.evidence = ev;
+        s.alert.n_evidence = 8;
+        struct herald_delivery d = {0};
+        CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d), 0);
+        const char *f = fmts[i][0];
+        if (strcmp(f, "ntfy") == 0) {
+            CHECK(k.f.req.body_len <= 4096);
+            respond(&k.f, 200, NULL, -1, NULL);
+            hook_done(&k);
+            continue;
+        }
+        json_t *root = json_loads(k.f.req.body, 0, NULL);
+        CHECK(root);
+        if (strcmp(f, "slack") == 0) {
+            CHECK(utf16_units(jstr(root, "blocks.0.text.text")) <= 3000);
+            CHECK(utf16_units(jstr(root, "blocks.1.text.text")) <= 3000);
+            CHECK(utf16_units(jstr(root, "text")) <= 3000);
+        } else if (strcmp(f, "discord") == 0) {
+            size_t t = utf16_units(jstr(root, "embeds.0.title"));
+            size_t de = utf16_units(jstr(root, "embeds.0.description"));
+            size_t fo = utf16_units(jstr(root, "embeds.0.footer.text"));
+            CHECK(t <= 256 && de <= 4096 && fo <= 2048 && t + de + fo <= 6000);
+            CHECK(utf16_units(jstr(root, "content")) <= 2000);
+        } else if (strcmp(f, "mattermost") == 0) {
+            CHECK(utf16_units(jstr(root, "text")) <= 16383);
+        } else if (strcmp(f, "teams") == 0) {
+            CHECK(k.f.req.body_len <= 28000);
+        } else if (strcmp(f, "gotify") == 0) {
+            CHECK(utf16_units(jstr(root, "message")) <= 4096);
+        } else if (strcmp(f, "matrix") == 0) {
+            CHECK(k.f.req.body_len <= 65536);
+            CHECK(html_balanced(jstr(root, "formatted_body")));
+        } else {
+            const char *t = jstr(root, "text");
+            CHECK(utf16_units(t) <= 4096);
+            CHECK(html_balanced(t));
+            if (fmts[i][5] && fmts[i][6]) { /* the template's <b> was cut open and closed again */
+                CHECK(utf16_units(t) > 4000);
+                CHECK(strlen(t) > 8 && strcmp(t + strlen(t) - 7, "\xe2\x80\xa6</b>") == 0);
+            }
+        }
+        json_decref(root);
+        respond(&k.f, 200, NULL, -1, NULL);
+        hook_done(&k);
+    }
+}
+
+/* One template per format: values escaped for the format, the template's own markup kept. */
+TEST(webhook_templates)
+{
+    static const char all[] = "{{rule}}|{{title}}|{{link}}|{{source}}|{{published}}|{{summary}}|"
+                              "{{id}}|{{notifier}}\n{{evidence}}";
+    static const char *const cases[][9] = {
+        {"text", "template", all, NULL},
+        {"json", "template", all, NULL},
+        {"telegram", "token", "1:a", "chat_id", "1", "template", "<b>{{title}}</b>\n{{evidence}}",
+         NULL},
+        {"slack", "template", "*{{title}}* {{link}}", NULL},
+        {"matrix", "token", "t", "room", "!r:x", "template", "<i>{{title}}</i>", NULL},
+        {"discord", "template", "{{title}}", NULL},
+        {"ntfy", "template", "{{title}} {{evidence}}", NULL},
+    };
+    char got[7][2048], extra[2048] = "", id[64] = "";
+    for (size_t i = 0; i < 7; i++) {
+        struct hook k = {0};
+        LOAD("webhook", k.l);
+        char err[256] = "";
+        const char *kv[12] = {"format"};
+        size_t n = 1;
+        for (size_t j = 0; cases[i][j]; j++)
+            kv[n++] = cases[i][j];
+        kv[n] = NULL;
+        CHECK_INT(hook_init_kv(&k, "https://example.com/x", kv, err, sizeof err), 0);
+        struct sample s;
+        sample_init(&s);
+        s.article.title = hostile_title;
+        s.alert.n_evidence = 3;
+        struct herald_delivery d = {0};
+        CHECK_INT(k.l.p->deliver(k.st, &s.alert, &d), 0);
+        json_t *root = json_loads(k.f.req.body, 0, NULL);
+        const char *paths[] = {NULL, "message", "text", "text", "formatted_body", "content", NULL};
+        snprintf(got[i], sizeof got[i], "%s", paths[i] ? jstr(root, paths[i]) : k.f.req.body);
+        if (i == 1) snprintf(id, sizeof id, "%s", jstr(root, "id"));
+        if (i == 3) snprintf(extra, sizeof extra, "%s", jstr(root, "blocks.0.text.text"));
+        if (i == 4) CHECK_STR(jstr(root, "body"), hostile_title); /* the template's tags left out */
+        json_decref(root);
+        respond(&k.f, 200, NULL, -1, NULL);
+        hook_done(&k);
+    }
+    static const char plain[] =
+        "iraq-withdrawal|Troops <b>out</b> & \"home\" *now* _x_ [y](z) @channel "
+        "\xf0\x9f\x93\xb0|https://example.org/news/1|example-world|2020-01-05T18:30:00Z|Vote in "
+        "Baghdad.|a1b2c3|team\n\xe2\x80\xa6in Baghdad voted on Sunday for the [removal] of all US "
+        "[troops] from [Iraq], a week after the strike near the airport. The\xe2\x80\xa6";
+    CHECK_STR(got[0], plain);
+    CHECK_STR(got[1], plain); /* json: the alert document plus "message" */
+    CHECK_STR(id, "a1b2c3");
+    CHECK_STR(got[2], "<b>Troops &lt;b&gt;out&lt;/b&gt; &amp; &quot;home&quot; *now* _x_ [y](z) "
+                      "@channel \xf0\x9f\x93\xb0</b>\n\xe2\x80\xa6in Baghdad voted on Sunday for "
+                      "the <b>removal</b> of all US <b>troops</b> from <b>Iraq</b>, a week after "
+                      "the strike near the airport. The\xe2\x80\xa6");
+    CHECK_STR(got[3], "*Troops &lt;b&gt;out&lt;/b&gt; &amp; \"home\" *now* _x_ [y](z) @channel "
+                      "\xf0\x9f\x93\xb0* https://example.org/news/1");
+    CHECK_STR(extra, got[3]); /* the section shows the same text */
+    CHECK_STR(got[4], "<i>Troops &lt;b&gt;out&lt;/b&gt; &amp; &quot;home&quot; *now* _x_ [y](z) "
+                      "@channel \xf0\x9f\x93\xb0</i>");
+    CHECK_STR(got[5], "Troops \\<b\\>out\\</b\\> & \"home\" \\*now\\* \\_x\\_ \\[y\\](z) @channel "
+                      "\xf0\x9f\x93\xb0");
+    CHECK(strncmp(got[6], hostile_title, strlen(hostile_title)) == 0);
+    CHECK_CONTAINS(got[6], " \xe2\x80\xa6in Baghdad voted on Sunday for the [removal] of all");
+}
+
+TEST(stdout_template)
+{
+    struct loaded l = {0};
+    LOAD("stdout", l);
+    struct fake f = {0};
+    struct herald_host h = fake_host(&f);
+    const struct herald_opt_spec *t = find_opt(l.p, "template");
+    CHECK(t && t->type == HERALD_OPT_STRING && !t->required);
+    struct herald_opts bad = {
+        .spec = l.p->options, .kv = {{"template", "{{title}} {{nope}}"}}, .n = 1};
+    char err[256] = "", dir[512], sink[600];
+    void *st = NULL;
+    CHECK(l.p->init(&h, &bad, &st, err, sizeof err) != 0);
+    CHECK_CONTAINS(err, "stdout: template: unknown placeholder {{nope}}");
+    struct herald_opts both = {
+        .spec = l.p->options, .kv = {{"template", "{{title}}"}, {"format", "json"}}, .n = 2};
+    CHECK(l.p->init(&h, &both, &st, err, sizeof err) != 0);
+    CHECK_CONTAINS(err, "format = \"text\" only");
+    struct herald_opts o = {
+        .spec = l.p->options, .kv = {{"template", "{{rule}}: {{title}} ({{link}})"}}, .n = 1};
+    CHECK_INT(l.p->init(&h, &o, &st, err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    s.article.title = "Line\nbreak \x1b[31mred";
+    CHECK_INT(tmp_dir(dir, sizeof dir, "stdout-tpl"), 0);
+    snprintf(sink, sizeof sink, "%s/out.txt", dir);
+    struct herald_delivery d = {0};
+    char *out = NULL;
+    CHECK_INT(deliver_captured(l.p, st, &s.alert, &d, sink, &out), 0);
+    l.p->fini(st);
+    rm_rf(dir);
+    CHECK(out);
+    CHECK_STR(out, "iraq-withdrawal: Line break [31mred (https://example.org/news/1)\n");
+    free(out);
+    CHECK_INT(d.result, HERALD_DELIVERED);
+    plugin_unload(&l);
 }
 
 int main(void)
@@ -1324,5 +2013,16 @@ int main(void)
     RUN(webhook_status_mapping);
     RUN(webhook_request_refused);
     RUN(webhook_hostile_evidence);
+    RUN(webhook_format_options);
+    RUN(webhook_mattermost_body);
+    RUN(webhook_teams_card);
+    RUN(webhook_gotify_request);
+    RUN(webhook_matrix_request);
+    RUN(webhook_telegram_request);
+    RUN(webhook_ntfy_priority_and_token);
+    RUN(webhook_escaping_per_format);
+    RUN(webhook_limits_huge_article);
+    RUN(webhook_templates);
+    RUN(stdout_template);
     return check_summary();
 }
