@@ -6,6 +6,7 @@
 #   make valgrind   the integration tests with herald under valgrind
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make fuzz       libFuzzer targets (FUZZ_SECONDS=60 each)
+#   make bench      bench/parse and bench/match (see bench/README.md)
 #   V=1             show full commands
 
 .SECONDEXPANSION:
@@ -139,6 +140,13 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/lib/systemd/user/herald.service \
 		$(DESTDIR)$(PREFIX)/share/herald $(DESTDIR)$(PREFIX)/include/herald \
 		$(DESTDIR)$(PREFIX)/share/man/man1/herald.1 $(DESTDIR)$(PREFIX)/share/man/man5/herald.lua.5
+
+# The benchmarks (each also runs alone: bench/parse, bench/match, bench/fetch, bench/soak).
+# bench/fetch (nginx, newsboat; ~6 min) and bench/soak (4 min) are left out of this target.
+bench: deps
+	@$(MAKE) --no-print-directory bin
+	bench/parse
+	bench/match
 
 format:
 	clang-format -i core/*.c core/*.h include/herald/*.h plugins/*/*.c tests/unit/*.c tests/unit/*.h
