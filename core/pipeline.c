@@ -58,14 +58,58 @@ static int on_fire(void *arg, struct cfg_rule *r, const struct evidence_list *ev
     return 0;
 }
 
+struct dated {
+    int64_t published;
+    size_t pos;
+};
+
+static int cmp_dated(const void *a, const void *b)
+{
+    const struct dated *x = a, *y = b;
+    if (x->published != y->published) return x->published < y->published ? -1 : 1;
+    /* Same time: the later in the document is the older (feeds list newest first). */
+    return x->pos < y->pos ? 1 : x->pos > y->pos ? -1 : 0;
+}
+
+/* The order to process a feed's items in, so alerts queue in publication order: by date
+ * when every item has one, else the document backwards (feeds list newest first).
+ * malloc'd, NULL when out of memory. */
+static size_t *publication_order(const struct feed *f)
+{
+    size_t *order = malloc((f->n_items + 1) * sizeof *order);
+    struct dated *d = malloc((f->n_items + 1) * sizeof *d);
+    if (!order || !d) {
+        free(order);
+        free(d);
+        return NULL;
+    }
+    int all_dated = 1;
+    for (size_t i = 0; i < f->n_items; i++) {
+        d[i].published = f->items[i].published;
+        d[i].pos = i;
+        if (d[i].published < 0) all_dated = 0;
+    }
+    if (all_dated)
+        qsort(d, f->n_items, sizeof *d, cmp_dated);
+    else
+        for (size_t i = 0; i < f->n_items; i++) d[i].pos = f->n_items - 1 - i;
+    for (size_t i = 0; i < f->n_items; i++) order[i] = d[i].pos;
+    free(d);
+    return order;
+}
+
 long pipeline_process(struct herald *h, const struct cfg_source *src, const struct feed *f)
 {
     int64_t now = now_seconds();
-    if (store_begin(h->store) != 0) return -1;
+    size_t *order = publication_order(f);
+    if (!order) return -1;
+    if (store_begin(h->store) != 0) {
+        free(order);
+        return -1;
+    }
     long fresh = 0;
-    /* Feeds list newest first; walking backwards queues alerts in publication order. */
-    for (size_t k = f->n_items; k-- > 0;) {
-        const struct item *it = &f->items[k];
+    for (size_t k = 0; k < f->n_items; k++) {
+        const struct item *it = &f->items[order[k]];
         if (!it->id) continue;
         int fresh_item = store_item_touch(h->store, src->name, it->id, it->title, it->link, now);
         if (fresh_item < 0) goto fail;
@@ -79,6 +123,8 @@ long pipeline_process(struct herald *h, const struct cfg_source *src, const stru
         h->stats.rule_eval_us += (uv_hrtime() - t0) / 1000;
         if (fired < 0) goto fail;
     }
+    free(order);
+    order = NULL;
     if (store_commit(h->store) != 0) goto fail;
     h->stats.items_new += (unsigned long)fresh;
     return fresh;
@@ -88,5 +134,6 @@ fail:
             "retried at the next poll",
             src->name, store_errmsg(h->store));
     store_rollback(h->store);
+    free(order);
     return -1;
 }

@@ -247,6 +247,7 @@ class WebhookReceiver:
                 status = outer.status(self) if callable(outer.status) else outer.status
                 outer.received.append({"path": self.path, "headers": dict(self.headers),
                                        "body": body, "status": status,
+                                       "time": time.monotonic(),
                                        "method": self.command})
                 self.send_response(status)
                 for k, v in outer.extra_headers.items():
