@@ -20,6 +20,10 @@
 #include <string.h>
 #include <strings.h>
 
+#ifndef HERALD_DATA_DIR
+#define HERALD_DATA_DIR "/usr/local/share/herald"
+#endif
+
 enum { CONFIG_BUDGET = 200 * 1000 * 1000, RULE_BUDGET = 5 * 1000 * 1000 };
 
 #define GROW(arr, n, cap) grow_array((void **)&(arr), &(cap), (n) + 1, sizeof *(arr))
@@ -877,7 +881,12 @@ int config_load(const char *path, const struct config_env *env, struct config **
     cfg->concepts = concepts_new();
     FILE *probe = fopen(path, "r");
     if (!probe) {
-        snprintf(err, errlen, "%s: cannot open config: %s", path, strerror(errno));
+        int e = errno;
+        snprintf(err, errlen, "%s: cannot open config: %s%s", path, strerror(e),
+                 e == ENOENT ? " (start from the example " HERALD_DATA_DIR
+                               "/herald.lua, scripts/herald.lua in the source, or give "
+                               "another file with -c FILE)"
+                             : "");
         config_free(cfg);
         return -1;
     }
