@@ -28,6 +28,15 @@ static int check_http(void *ctx, const struct herald_http_request *req, herald_h
     return -1;
 }
 
+static int check_mail(void *ctx, const struct herald_mail *m, herald_http_cb cb, void *arg)
+{
+    (void)ctx;
+    (void)m;
+    (void)cb;
+    (void)arg;
+    return -1;
+}
+
 static void check_complete(struct herald_delivery *d, enum herald_result r, const char *detail)
 {
     (void)d;
@@ -54,7 +63,8 @@ static int check_notifiers(const struct config *cfg)
                                .opt_map_at = opts_map_at,
                                .http_request = check_http,
                                .complete = check_complete,
-                               .retry_after = check_retry_after};
+                               .retry_after = check_retry_after,
+                               .mail_send = check_mail};
     int bad = 0;
     for (size_t i = 0; i < cfg->n_notifiers; i++) {
         const struct cfg_notifier *n = &cfg->notifiers[i];

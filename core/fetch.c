@@ -12,6 +12,9 @@
  * not from the moment it was queued behind others. Connections, TLS sessions and DNS
  * answers live in the multi handle and are reused across transfers.
  *
+ * A mail (fetch_mail_start) is one more kind of transfer: an SMTP upload of the message through
+ * a read callback, queued, capped and completed exactly like an HTTP request.
+ *
  * Bodies are kept in a buffer bounded by the request's max_bytes (counted after
  * decompression): a larger, endlessly streaming or decompression-bomb body aborts the
  * transfer instead of eating memory.
@@ -84,6 +87,14 @@ struct request_copy {
     int insecure;
 };
 
+/* The envelope and credentials of an SMTP submission; the message is the transfer's req_body. */
+struct mail_copy {
+    char *from, *username, *password;
+    struct curl_slist *rcpt;
+    int starttls;
+    size_t sent; /* bytes of the message handed to curl so far */
+};
+
 /* One request, queued or running: owns the easy handle and every buffer of the transfer. */
 struct transfer {
     struct transfer *prev, *next; /* running list */
@@ -98,6 +109,7 @@ struct transfer {
     char *req_body;
     size_t req_body_len;
     struct request_copy rq;
+    struct mail_copy *mail; /* an SMTP submission, or NULL for HTTP/file */
     char *body;
     size_t len, cap, max;
     int too_large;
@@ -113,6 +125,8 @@ struct transfer {
 
 static void check_done(struct fetcher *f);
 static void pump(struct fetcher *f);
+static int transfer_submit(struct fetcher *f, struct transfer *t, const char *key, char *err,
+                           size_t errlen);
 
 /* ---- hosts and the ready list ---- */
 
@@ -474,9 +488,25 @@ static int request_copy_init(struct request_copy *rq, const struct fetch_request
     return oom ? -1 : 0;
 }
 
+static void mail_copy_free(struct mail_copy *m)
+{
+    if (!m) return;
+    if (m->password) { /* wipe the secret before the allocator reuses the block */
+        volatile char *p = m->password;
+        while (*p)
+            *p++ = '\0';
+    }
+    free(m->password);
+    free(m->username);
+    free(m->from);
+    curl_slist_free_all(m->rcpt);
+    free(m);
+}
+
 static void transfer_free(struct transfer *t)
 {
     if (t->easy) curl_easy_cleanup(t->easy);
+    mail_copy_free(t->mail);
     curl_slist_free_all(t->headers);
     request_copy_free(&t->rq);
     free(t->url);
@@ -516,8 +546,48 @@ static int set_headers(struct transfer *t)
     return 0;
 }
 
+static size_t on_mail_read(char *buf, size_t size, size_t nitems, void *userdata)
+{
+    struct transfer *t = userdata;
+    size_t room = size * nitems, left = t->req_body_len - t->mail->sent;
+    size_t n = left < room ? left : room;
+    memcpy(buf, t->req_body + t->mail->sent, n);
+    t->mail->sent += n;
+    return n;
+}
+
+/* An SMTP upload: envelope, optional AUTH and STARTTLS, the message from on_mail_read. */
+static int setup_mail_easy(struct transfer *t)
+{
+    const struct mail_copy *m = t->mail;
+    CURL *e = t->easy;
+    int rc = 0;
+    rc |= curl_easy_setopt(e, CURLOPT_URL, t->url);
+    rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, t->rq.connect_timeout_ms);
+    /* No low-speed cut: a server may think for a while (content filters) before its final
+     * reply to DATA, sending nothing; the overall timeout bounds the attempt. */
+    rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, t->rq.timeout_ms);
+    rc |= curl_easy_setopt(e, CURLOPT_MAIL_FROM, m->from);
+    rc |= curl_easy_setopt(e, CURLOPT_MAIL_RCPT, m->rcpt);
+    rc |= curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    rc |= curl_easy_setopt(e, CURLOPT_READFUNCTION, on_mail_read);
+    rc |= curl_easy_setopt(e, CURLOPT_READDATA, t);
+    rc |= curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)t->req_body_len);
+    if (m->starttls) rc |= curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+    if (m->username) rc |= curl_easy_setopt(e, CURLOPT_USERNAME, m->username);
+    if (m->password) rc |= curl_easy_setopt(e, CURLOPT_PASSWORD, m->password);
+    return rc == 0 ? 0 : -1;
+}
+
 static int setup_easy(struct transfer *t)
 {
+    if (t->mail) return setup_mail_easy(t);
     const struct request_copy *rq = &t->rq;
     CURL *e = t->easy;
     int rc = 0;
@@ -658,11 +728,24 @@ int fetch_start(struct fetcher *f, const struct fetch_request *req, fetch_cb cb,
             t->req_body_len = req->body_len;
         }
     }
+    if (oom) {
+        snprintf(err, errlen, "out of memory");
+        transfer_free(t);
+        return -1;
+    }
+    return transfer_submit(f, t, key, err, errlen);
+}
+
+/* Start a new transfer now when a slot is free, else queue it behind its host. Takes t;
+ * returns 0, or -1 with err (t freed, its callback never runs). */
+static int transfer_submit(struct fetcher *f, struct transfer *t, const char *key, char *err,
+                           size_t errlen)
+{
     /* A stalled transfer is cut after half its timeout, at most LOW_SPEED_MAX_S. */
     t->low_speed_s = t->rq.timeout_ms / 2000;
     if (t->low_speed_s > LOW_SPEED_MAX_S) t->low_speed_s = LOW_SPEED_MAX_S;
     if (t->low_speed_s < 1) t->low_speed_s = 1;
-    struct host *h = oom ? NULL : host_get(f, key);
+    struct host *h = host_get(f, key);
     if (!h) {
         snprintf(err, errlen, "out of memory");
         transfer_free(t);
@@ -688,6 +771,71 @@ int fetch_start(struct fetcher *f, const struct fetch_request *req, fetch_cb cb,
     f->queued++;
     ready_push(f, h);
     return 0;
+}
+
+static struct mail_copy *mail_copy_new(const struct fetch_mail *m)
+{
+    struct mail_copy *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    int oom = 0;
+    c->from = dup_opt(m->from, &oom);
+    c->username = dup_opt(m->username, &oom);
+    c->password = dup_opt(m->password, &oom);
+    c->starttls = m->starttls;
+    for (size_t i = 0; i < m->n_to && !oom; i++) {
+        struct curl_slist *n = m->to[i] ? curl_slist_append(c->rcpt, m->to[i]) : c->rcpt;
+        if (!n) oom = 1;
+        c->rcpt = n ? n : c->rcpt;
+    }
+    if (oom || !c->rcpt) {
+        mail_copy_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int fetch_mail_start(struct fetcher *f, const struct fetch_mail *m, fetch_cb cb, void *arg,
+                     char *err, size_t errlen)
+{
+    if (f->closing) {
+        snprintf(err, errlen, "shutting down");
+        return -1;
+    }
+    if (!m->url ||
+        (strncasecmp(m->url, "smtp://", 7) != 0 && strncasecmp(m->url, "smtps://", 8) != 0)) {
+        snprintf(err, errlen, "not an smtp:// or smtps:// URL");
+        return -1;
+    }
+    if (!m->from || !m->to || m->n_to == 0 || !m->message) {
+        snprintf(err, errlen, "a mail needs a sender, recipients and a message");
+        return -1;
+    }
+    char key[512];
+    if (url_host_key(m->url, key, sizeof key, err, errlen) != 0) return -1;
+    struct transfer *t = calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    t->f = f;
+    t->cb = cb;
+    t->arg = arg;
+    t->max = 64u << 10; /* the server's replies only */
+    t->retry_after_s = -1;
+    t->rq.connect_timeout_ms = DEFAULT_CONNECT_MS;
+    t->rq.timeout_ms = m->timeout_ms > 0 ? m->timeout_ms : DEFAULT_TIMEOUT_MS;
+    t->url = strdup(m->url);
+    t->mail = mail_copy_new(m);
+    t->req_body = malloc(m->message_len + 1);
+    if (!t->url || !t->mail || !t->req_body) {
+        snprintf(err, errlen, "out of memory");
+        transfer_free(t);
+        return -1;
+    }
+    memcpy(t->req_body, m->message, m->message_len);
+    t->req_body[m->message_len] = '\0';
+    t->req_body_len = m->message_len;
+    return transfer_submit(f, t, key, err, errlen);
 }
 
 static void describe_error(struct transfer *t, CURLcode code, char *buf, size_t n)

@@ -2,8 +2,9 @@
  * fetch — every transfer herald makes (polling sources, posting webhooks) runs through one
  * libcurl multi handle driven by the libuv loop: curl's socket callback becomes a uv_poll,
  * its timer callback a uv_timer. No transfer blocks the loop; there is no thread per fetch.
- * Input: requests from the scheduler and from plugins (host->http_request). Output: one
- * completion callback per request with the bounded body and the response metadata.
+ * Input: requests from the scheduler and from plugins (host->http_request, host->mail_send,
+ * which submits over SMTP). Output: one completion callback per request with the bounded
+ * body and the response metadata.
  */
 #ifndef HERALD_FETCH_H
 #define HERALD_FETCH_H
@@ -64,6 +65,25 @@ int fetcher_new(uv_loop_t *loop, const struct fetch_limits *lim, struct fetcher 
  * err filled), in which case it never runs. */
 int fetch_start(struct fetcher *f, const struct fetch_request *req, fetch_cb cb, void *arg,
                 char *err, size_t errlen);
+/* One SMTP submission (smtp:// or smtps://): the envelope, optional AUTH, and the whole
+ * RFC 5322 message with CRLF line endings (curl does the dot-stuffing). Strings are copied. */
+struct fetch_mail {
+    const char *url;
+    const char *username, *password; /* or NULL */
+    int starttls;                    /* non-zero: require STARTTLS on smtp:// */
+    const char *from;
+    const char *const *to;
+    size_t n_to;
+    const char *message;
+    size_t message_len;
+    long timeout_ms; /* 0: 60 s */
+};
+
+/* Send a mail on the same loop, multi handle, queue and caps as fetch_start. The result's
+ * `status` is the last SMTP reply code; `ok` is set only when the server accepted the message.
+ * Returns 0 (cb runs exactly once) or -1 with err filled (cb never runs). */
+int fetch_mail_start(struct fetcher *f, const struct fetch_mail *m, fetch_cb cb, void *arg,
+                     char *err, size_t errlen);
 /* Number of transfers started and not yet completed (running or queued). */
 size_t fetcher_active(const struct fetcher *f);
 /* Number of transfers running now (at most max_total). */

@@ -76,6 +76,39 @@ static int host_http_request(void *ctx, const struct herald_http_request *req, h
     return 0;
 }
 
+/* host->mail_send: the plugin's mail goes out on the same fetcher, reported like HTTP. */
+static int host_mail_send(void *ctx, const struct herald_mail *m, herald_http_cb cb, void *arg)
+{
+    struct notifier_inst *n = ctx;
+    struct herald *h = n->h;
+    if (!h->fetcher || h->stopping > 1 || !m || m->struct_size < sizeof *m) return -1;
+    struct http_call *c = malloc(sizeof *c);
+    if (!c) return -1;
+    c->cb = cb;
+    c->arg = arg;
+    struct fetch_mail fm = {
+        .url = m->url,
+        .username = m->username,
+        .password = m->password,
+        .starttls = m->starttls,
+        .from = m->from,
+        .to = m->to,
+        .n_to = m->n_to,
+        .message = m->message,
+        .message_len = m->message_len,
+        .timeout_ms = m->timeout_ms > 0 ? m->timeout_ms : 30000,
+    };
+    char err[256];
+    if (fetch_mail_start(h->fetcher, &fm, on_http_done, c, err, sizeof err) != 0) {
+        char masked[256];
+        log_msg(&h->log, HERALD_LOG_WARN, "notifier %s: %s: %s", n->name,
+                log_mask_url(m->url ? m->url : "", masked, sizeof masked), err);
+        free(c);
+        return -1;
+    }
+    return 0;
+}
+
 void notifiers_host_init(struct herald *h)
 {
     struct herald_host *t = &h->host;
@@ -91,6 +124,7 @@ void notifiers_host_init(struct herald *h)
     t->http_request = host_http_request;
     t->complete = outbox_complete;
     t->retry_after = outbox_retry_after;
+    t->mail_send = host_mail_send;
 }
 
 /* ---- instances ------------------------------------------------------------------- */

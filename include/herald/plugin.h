@@ -25,7 +25,7 @@ extern "C" {
 
 #define HERALD_ABI_MAJOR 1
 #define HERALD_ABI_MINOR 0
-#define HERALD_HOST_VERSION 1
+#define HERALD_HOST_VERSION 2
 
 /* The symbol every plugin exports. */
 #define HERALD_PLUGIN_SYMBOL "herald_plugin"
@@ -133,6 +133,22 @@ struct herald_http_response {
 
 typedef void (*herald_http_cb)(void *arg, const struct herald_http_response *res);
 
+/* One message a plugin asks the host to send over SMTP on the daemon's loop (host version 2).
+ * The completion callback gets a herald_http_response whose `status` is the server's last
+ * SMTP reply code (250 when accepted; 0 when none arrived) and `error` is set on failure. */
+struct herald_mail {
+    size_t struct_size;
+    const char *url;                 /* smtp://host[:port] or smtps://host[:port] */
+    const char *username, *password; /* SMTP AUTH, or NULL */
+    int starttls;                    /* 1: require STARTTLS on smtp:// (fail without it) */
+    const char *from;                /* envelope sender, a bare address */
+    const char *const *to;           /* envelope recipients, bare addresses */
+    size_t n_to;
+    const char *message; /* the whole RFC 5322 message, CRLF line endings, not dot-stuffed */
+    size_t message_len;
+    long timeout_ms; /* 0: the host's default */
+};
+
 /* What the daemon offers a plugin. Check `version`/`struct_size` before using later fields. */
 struct herald_host {
     uint32_t version;
@@ -159,6 +175,10 @@ struct herald_host {
     /* Ask for a retry no sooner than `seconds` from now (e.g. from Retry-After); call before
      * complete(d, HERALD_RETRY, …). */
     void (*retry_after)(struct herald_delivery *d, long seconds);
+
+    /* Version 2. Send one mail asynchronously (libcurl SMTP; curl dot-stuffs the message);
+     * `cb` runs once on the loop thread, unless this returns non-zero. */
+    int (*mail_send)(void *ctx, const struct herald_mail *m, herald_http_cb cb, void *arg);
 };
 
 /* The one struct a plugin exports as `herald_plugin`. */

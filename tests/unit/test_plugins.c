@@ -1,10 +1,10 @@
 /*
- * test_plugins — loads the built notifier plugins (stdout, file, webhook) with dlopen, the way
- * the daemon does, and drives them through a fake host table implemented here: options from
- * a small key/value array (defaults from each plugin's own option table), log lines collected
- * in memory, HTTP requests recorded and answered by the test. Plugins are looked up in
- * $HERALD_PLUGIN_PATH, else build/plugins under $HERALD_ROOT or the working directory; a
- * plugin that is not built is a SKIP.
+ * test_plugins — loads the built notifier plugins (stdout, file, webhook, email) with dlopen,
+ * the way the daemon does, and drives them through a fake host table implemented here: options
+ * from a small key/value array (defaults from each plugin's own option table), log lines
+ * collected in memory, HTTP requests and mails recorded and answered by the test. Plugins are
+ * looked up in $HERALD_PLUGIN_PATH, else build/plugins under $HERALD_ROOT or the working directory;
+ * a plugin that is not built is a SKIP.
  */
 #include "check.h"
 
@@ -64,6 +64,11 @@ struct fake {
     struct recorded_request req;
     herald_http_cb cb;
     void *cb_arg;
+    int refuse_mail; /* mail_send returns -1 */
+    int n_mails;
+    struct herald_mail mail; /* the last mail; strings copied below */
+    char *mail_msg;
+    char mail_url[256], mail_from[256], mail_to[8][256], mail_user[64], mail_pass[64];
 };
 
 static void fake_log(void *ctx, enum herald_log_level level, const char *fmt, ...)
@@ -150,6 +155,27 @@ static int fake_http(void *ctx, const struct herald_http_request *req, herald_ht
     return 0;
 }
 
+static int fake_mail(void *ctx, const struct herald_mail *m, herald_http_cb cb, void *arg)
+{
+    struct fake *f = ctx;
+    if (f->refuse_mail) return -1;
+    f->n_mails++;
+    f->mail = *m;
+    free(f->mail_msg);
+    f->mail_msg = malloc(m->message_len + 1);
+    memcpy(f->mail_msg, m->message, m->message_len);
+    f->mail_msg[m->message_len] = '\0';
+    snprintf(f->mail_url, sizeof f->mail_url, "%s", m->url);
+    snprintf(f->mail_from, sizeof f->mail_from, "%s", m->from);
+    for (size_t i = 0; i < m->n_to && i < 8; i++)
+        snprintf(f->mail_to[i], sizeof f->mail_to[i], "%s", m->to[i]);
+    snprintf(f->mail_user, sizeof f->mail_user, "%s", m->username ? m->username : "");
+    snprintf(f->mail_pass, sizeof f->mail_pass, "%s", m->password ? m->password : "");
+    f->cb = cb;
+    f->cb_arg = arg;
+    return 0;
+}
+
 static void fake_complete(struct herald_delivery *d, enum herald_result r, const char *detail)
 {
     d->n_complete++;
@@ -179,6 +205,7 @@ static struct herald_host fake_host(struct fake *f)
         .http_request = fake_http,
         .complete = fake_complete,
         .retry_after = fake_retry_after,
+        .mail_send = fake_mail,
     };
     return h;
 }
@@ -1991,6 +2018,369 @@ TEST(stdout_template)
     plugin_unload(&l);
 }
 
+/* --- email --- */
+
+struct mailer {
+    struct loaded l;
+    struct fake f;
+    struct herald_host h;
+    struct herald_opts o;
+    void *st;
+};
+
+static void mailer_opt(struct mailer *k, const char *name, const char *value)
+{
+    k->o.kv[k->o.n][0] = name;
+    k->o.kv[k->o.n++][1] = value;
+}
+
+/* Options for a working instance; `extra` pairs (NULL-terminated) override them. */
+static int mailer_init(struct mailer *k, const char *const *extra, char *err, size_t errlen)
+{
+    k->h = fake_host(&k->f);
+    k->o = (struct herald_opts){.spec = k->l.p->options};
+    for (size_t i = 0; extra && extra[i]; i += 2) /* first: the fake host takes the first */
+        mailer_opt(k, extra[i], extra[i + 1]);
+    mailer_opt(k, "url", "smtp://mail.example.org:587");
+    mailer_opt(k, "from", "Herald Bot <herald@example.org>");
+    mailer_opt(k, "to", " ops@example.org , desk@example.net ");
+    return k->l.p->init(&k->h, &k->o, &k->st, err, errlen);
+}
+
+static void mailer_done(struct mailer *k)
+{
+    if (k->st) k->l.p->fini(k->st);
+    k->st = NULL;
+    free(k->f.mail_msg);
+    k->f.mail_msg = NULL;
+    plugin_unload(&k->l);
+}
+
+/* Decode quoted-printable s[0..n) (soft breaks removed, CRLF to LF); caller frees. */
+static char *qp_decode(const char *s, size_t n)
+{
+    char *out = malloc(n + 1), *o = out;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '=' && i + 2 < n && s[i + 1] == '\r' && s[i + 2] == '\n') {
+            i += 2;
+        } else if (s[i] == '=' && i + 2 < n) {
+            char hex[3] = {s[i + 1], s[i + 2], 0};
+            *o++ = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n') {
+            *o++ = '\n';
+            i++;
+        } else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* The value of header `name` in msg, unfolded, with every RFC 2047 B encoded-word decoded. */
+static void header_decoded(const char *msg, const char *name, char *out, size_t outlen)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\r\n%s: ", name);
+    const char *v = strstr(msg, key);
+    out[0] = '\0';
+    if (!v) return;
+    v += strlen(key);
+    size_t len = 0;
+    while (*v && !(v[0] == '\r' && v[1] == '\n' && v[2] != ' ')) {
+        if (strncmp(v, "=?UTF-8?B?", 10) == 0) {
+            const char *end = strstr(v + 10, "?=");
+            if (!end) return;
+            unsigned char dec[128];
+            int n = EVP_DecodeBlock(dec, (const unsigned char *)v + 10, (int)(end - v - 10));
+            if (n < 0) return;
+            if (end[-1] == '=') n--;
+            if (end[-2] == '=') n--;
+            if (len + (size_t)n + 1 > outlen) return;
+            memcpy(out + len, dec, (size_t)n);
+            len += (size_t)n;
+            v = end + 2;
+        } else if (v[0] == '\r' && v[1] == '\n') {
+            v += 3; /* folding: CRLF SP between encoded-words is not part of the text */
+        } else {
+            if (len + 2 > outlen) return;
+            out[len++] = *v++;
+        }
+        out[len] = '\0';
+    }
+}
+
+/* The decoded body of the MIME part with Content-Type `type` in msg; caller frees. */
+static char *part_decoded(const char *msg, const char *type)
+{
+    char key[96];
+    snprintf(key, sizeof key, "Content-Type: %s; charset=UTF-8\r\n", type);
+    const char *p = strstr(msg, key);
+    if (!p) return NULL;
+    if (!strstr(p, "Content-Transfer-Encoding: quoted-printable\r\n")) return NULL;
+    const char *body = strstr(p, "\r\n\r\n");
+    const char *end = body ? strstr(body, "\r\n--=_herald_") : NULL;
+    if (!end) return NULL;
+    return qp_decode(body + 4, (size_t)(end - body - 4));
+}
+
+TEST(email_abi_and_options)
+{
+    struct mailer k = {0};
+    LOAD("email", k.l);
+    const struct herald_plugin *p = k.l.p;
+    CHECK(abi_ok(p, "email"));
+    CHECK(options_ok(p));
+    static const char *const req[] = {"url", "from", "to"};
+    for (size_t i = 0; i < 3; i++) {
+        const struct herald_opt_spec *o = find_opt(p, req[i]);
+        CHECK(o && o->type == HERALD_OPT_STRING && o->required);
+    }
+    const struct herald_opt_spec *tls = find_opt(p, "starttls"), *sub = find_opt(p, "subject");
+    CHECK(tls && tls->type == HERALD_OPT_BOOL && !tls->required);
+    CHECK(sub && sub->default_value);
+    CHECK_STR(sub->default_value, "[herald] {{rule}}: {{title}}");
+    CHECK(find_opt(p, "timeout") && find_opt(p, "timeout")->type == HERALD_OPT_DURATION);
+
+    char err[256] = "";
+    static const char *const bad[][3] = {
+        {"url", "http://mail.example.org", "url must start with smtp:// or smtps://"},
+        {"url", "smtp://user:pw@mail.example.org", "not in the url"},
+        {"url", "smtp://", "url has no host"},
+        {"to", "Ops <ops@example.org>", "is not a bare address"},
+        {"to", " , ", "at least one address"},
+        {"from", "nobody", "from must be an address"},
+        {"from", "Evil\r\nBcc: x@y.z <a@b.c>", "from must be an address"},
+        {"subject", "{{titel}}", "unknown placeholder {{titel}}"},
+        {"password", "pw", "password is set but username is not"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *extra[] = {bad[i][0], bad[i][1], NULL};
+        k.st = NULL;
+        CHECK(mailer_init(&k, extra, err, sizeof err) != 0);
+        CHECK(k.st == NULL);
+        CHECK_CONTAINS(err, bad[i][2]);
+    }
+    /* A host table from before mail_send (version 1) is refused, not crashed on. */
+    struct herald_host old = fake_host(&k.f);
+    old.version = 1;
+    old.struct_size = offsetof(struct herald_host, mail_send);
+    struct herald_opts o = {.spec = p->options,
+                            .kv = {{"url", "smtp://h"}, {"from", "a@b.c"}, {"to", "d@e.f"}},
+                            .n = 3};
+    void *st = NULL;
+    CHECK(p->init(&old, &o, &st, err, sizeof err) != 0);
+    CHECK_CONTAINS(err, "version < 2");
+    mailer_done(&k);
+}
+
+/* starttls: required by default only when credentials are sent over smtp://. */
+TEST(email_starttls_default)
+{
+    struct mailer k = {0};
+    LOAD("email", k.l);
+    struct herald_delivery d = {0};
+    struct sample s;
+    sample_init(&s);
+    char err[256] = "";
+    const char *const auth[] = {"username", "bot", "password", "hunter2-SECRET", NULL};
+    CHECK(mailer_init(&k, auth, err, sizeof err) == 0);
+    CHECK(k.l.p->deliver(k.st, &s.alert, &d) == 0);
+    respond(&k.f, 250, NULL, -1, NULL);
+    CHECK_INT(k.f.mail.starttls, 1);
+    CHECK_STR(k.f.mail_user, "bot");
+    CHECK_STR(k.f.mail_pass, "hunter2-SECRET");
+    k.l.p->fini(k.st);
+    k.st = NULL;
+    CHECK(mailer_init(&k, NULL, err, sizeof err) == 0);
+    CHECK(k.l.p->deliver(k.st, &s.alert, &d) == 0);
+    respond(&k.f, 250, NULL, -1, NULL);
+    CHECK_INT(k.f.mail.starttls, 0);
+    CHECK(k.f.mail.username == NULL && k.f.mail.password == NULL);
+    k.l.p->fini(k.st);
+    k.st = NULL;
+    const char *const off[] = {"username", "bot",   "password", "hunter2-SECRET",
+                               "starttls", "false", NULL};
+    k.f.n_log = 0;
+    CHECK(mailer_init(&k, off, err, sizeof err) == 0);
+    CHECK(k.l.p->deliver(k.st, &s.alert, &d) == 0);
+    respond(&k.f, 250, NULL, -1, NULL);
+    CHECK_INT(k.f.mail.starttls, 0);
+    int warned = 0;
+    for (int i = 0; i < k.f.n_log; i++) {
+        warned |= strstr(k.f.log[i], "unencrypted") != NULL;
+        CHECK(strstr(k.f.log[i], "hunter2") == NULL);
+    }
+    CHECK(warned);
+    mailer_done(&k);
+}
+
+TEST(email_message_structure)
+{
+    struct mailer k = {0};
+    LOAD("email", k.l);
+    char err[256] = "";
+    CHECK(mailer_init(&k, NULL, err, sizeof err) == 0);
+    struct sample s;
+    sample_init(&s);
+    static const char title[] =
+        "Ir\xc3\xa1k: \xc3\xa9lections \xe2\x80\x94 \xe9\x81\xb8\xe6\x8c\x99 "
+        "<b>troops</b> & co";
+    s.article.title = title;
+    s.ev[3] = span_of("title", title, "troops", "troop*");
+    struct herald_delivery d = {0};
+    CHECK(k.l.p->deliver(k.st, &s.alert, &d) == 0);
+    CHECK_INT(k.f.n_mails, 1);
+    CHECK_INT(d.n_complete, 0); /* in flight until the host answers */
+    CHECK_STR(k.f.mail_url, "smtp://mail.example.org:587");
+    CHECK_STR(k.f.mail_from, "herald@example.org");
+    CHECK_INT((long)k.f.mail.n_to, 2);
+    CHECK_STR(k.f.mail_to[0], "ops@example.org");
+    CHECK_STR(k.f.mail_to[1], "desk@example.net");
+    CHECK_INT(k.f.mail.timeout_ms, 30000);
+    const char *m = k.f.mail_msg;
+    CHECK_INT((long)strlen(m), (long)k.f.mail.message_len);
+
+    /* Every line ends with CRLF and stays within 78 characters (RFC 5322 2.1.1). */
+    size_t col = 0;
+    for (const char *c = m; *c; c++) {
+        if (*c == '\n') {
+            CHECK(c > m && c[-1] == '\r');
+            col = 0;
+            continue;
+        }
+        CHECK(*c != '\r' || c[1] == '\n');
+        CHECK(++col <= 78);
+        CHECK((unsigned char)*c < 0x80); /* 7-bit clean: headers encoded, bodies in QP */
+    }
+    CHECK(strncmp(m, "From: \"Herald Bot\" <herald@example.org>\r\n", 41) == 0);
+    CHECK_CONTAINS(m, "\r\nTo: ops@example.org,\r\n desk@example.net\r\n");
+    CHECK_CONTAINS(m, "\r\nSubject: =?UTF-8?B?");
+    char subject[512];
+    header_decoded(m, "Subject", subject, sizeof subject);
+    CHECK_STR(subject, "[herald] iraq-withdrawal: Ir\xc3\xa1k: \xc3\xa9lections \xe2\x80\x94 "
+                       "\xe9\x81\xb8\xe6\x8c\x99 <b>troops</b> & co");
+    CHECK_CONTAINS(m, "\r\nDate: Sun, 05 Jan 2020 18:31:00 +0000\r\n"); /* alert created */
+    CHECK_CONTAINS(m, "\r\nMessage-ID: <a1b2c3@herald>\r\n");
+    CHECK_CONTAINS(m, "\r\nMIME-Version: 1.0\r\n");
+    CHECK_CONTAINS(m, "\r\nContent-Type: multipart/alternative;\r\n boundary=\"=_herald_");
+    const char *b = strstr(m, "boundary=\"") + 10;
+    char boundary[64];
+    snprintf(boundary, sizeof boundary, "%.*s", (int)strcspn(b, "\""), b);
+    char delim[80], close[80];
+    snprintf(delim, sizeof delim, "\r\n--%s\r\n", boundary);
+    snprintf(close, sizeof close, "\r\n--%s--\r\n", boundary);
+    const char *p1 = strstr(m, delim), *p2 = p1 ? strstr(p1 + 1, delim) : NULL;
+    CHECK(p1 && p2 && !strstr(p2 + 1, delim));
+    CHECK(strstr(m, close) && strstr(m, close) > p2);
+    CHECK(strstr(p1, "Content-Type: text/plain") < p2);
+    CHECK(strstr(p2, "Content-Type: text/html") != NULL);
+    /* Headers end before the first part. */
+    CHECK(strstr(m, "\r\n\r\n") < p1);
+
+    char *text = part_decoded(m, "text/plain"), *html = part_decoded(m, "text/html");
+    CHECK(text && html);
+    CHECK(strncmp(text, title, strlen(title)) == 0);
+    CHECK_CONTAINS(text, "\nhttps://example.org/news/1\n");
+    CHECK_CONTAINS(text, "Source: example-world\n");
+    CHECK_CONTAINS(text, "Published: 2020-01-05T18:30:00Z\n");
+    CHECK_CONTAINS(text, "[removal] of all US [troops] from [Iraq]");
+    CHECK_CONTAINS(html, "<a href=\"https://example.org/news/1\">");
+    CHECK_CONTAINS(html, "\xe9\x81\xb8\xe6\x8c\x99 &lt;b&gt;<b>troops</b>&lt;/b&gt; &amp; co");
+    CHECK_CONTAINS(html, "<b>removal</b> of all US <b>troops</b> from <b>Iraq</b>");
+    CHECK(strstr(html, "<b>troops</b> & co") == NULL);
+    free(text);
+    free(html);
+    respond(&k.f, 250, NULL, -1, NULL);
+    CHECK_INT(d.n_complete, 1);
+    CHECK_INT(d.result, HERALD_DELIVERED);
+    mailer_done(&k);
+}
+
+/* The same alert always gives the same Message-ID; an id that is not dot-atom text is
+ * hex-encoded rather than injected; a leading '.' never starts a body line. */
+TEST(email_message_id_and_hostile_text)
+{
+    struct mailer k = {0};
+    LOAD("email", k.l);
+    char err[256] = "";
+    const char *const sub[] = {"subject", "{{title}}\r\nBcc: victim@example.com", NULL};
+    CHECK(mailer_init(&k, sub, err, sizeof err) == 0);
+    struct sample s;
+    sample_init(&s);
+    s.alert.id = "x> <y@evil\r\nBcc: z";
+    s.article.title = ".hidden\nBcc: victim@example.com";
+    s.article.text = ".\r\n.\nline";
+    s.alert.n_evidence = 0;
+    struct herald_delivery d = {0};
+    CHECK(k.l.p->deliver(k.st, &s.alert, &d) == 0);
+    respond(&k.f, 451, NULL, -1, "DATA failed: 451");
+    CHECK_INT(d.result, HERALD_RETRY);
+    char *first = strdup(k.f.mail_msg);
+    CHECK_CONTAINS(first, "\r\nMessage-ID: <x783e203c7940657669");
+    CHECK(strstr(first, "\r\nBcc:") == NULL);
+    CHECK(strstr(first, "\r\n.") == NULL);
+    char subject[256];
+    header_decoded(first, "Subject", subject, sizeof subject);
+    CHECK_STR(subject, ".hidden Bcc: victim@example.com Bcc: victim@example.com");
+    s.alert.attempt = 2;
+    CHECK(k.l.p->deliver(k.st, &s.alert, &d) == 0);
+    respond(&k.f, 250, NULL, -1, NULL);
+    CHECK_INT(k.f.n_mails, 2);
+    CHECK_STR(k.f.mail_msg, first); /* a retry sends the identical message */
+    free(first);
+    mailer_done(&k);
+}
+
+TEST(email_result_mapping)
+{
+    struct mailer k = {0};
+    LOAD("email", k.l);
+    char err[256] = "";
+    const char *const auth[] = {"username", "bot", "password", "hunter2-SECRET", NULL};
+    CHECK(mailer_init(&k, auth, err, sizeof err) == 0);
+    struct sample s;
+    sample_init(&s);
+    static const struct {
+        long status;
+        const char *error;
+        enum herald_result want;
+        const char *detail;
+    } cases[] = {
+        {250, NULL, HERALD_DELIVERED, NULL},
+        {451, "RCPT failed: 451", HERALD_RETRY, "email: SMTP 451 from smtp://mail.example.org:587"},
+        {421, "service not available", HERALD_RETRY, "SMTP 421"},
+        {550, "RCPT failed: 550", HERALD_FAILED,
+         "email: SMTP 550 from smtp://mail.example.org:587"},
+        {535, "Login denied", HERALD_FAILED, "SMTP 535"},
+        {0, "Failed to connect: Connection refused", HERALD_RETRY,
+         "email: no reply from smtp://mail.example.org:587: Failed to connect"},
+        {250, "Operation timed out", HERALD_RETRY, "SMTP 250"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct herald_delivery d = {0};
+        CHECK(k.l.p->deliver(k.st, &s.alert, &d) == 0);
+        respond(&k.f, cases[i].status, NULL, -1, cases[i].error);
+        CHECK_INT(d.n_complete, 1);
+        CHECK_INT(d.result, cases[i].want);
+        if (cases[i].detail)
+            CHECK_CONTAINS(d.detail, cases[i].detail);
+        else
+            CHECK(!d.has_detail);
+        CHECK(strstr(d.detail, "hunter2") == NULL);
+    }
+    struct herald_delivery d = {0};
+    k.f.refuse_mail = 1;
+    CHECK(k.l.p->deliver(k.st, &s.alert, &d) == 0);
+    CHECK_INT(d.n_complete, 1);
+    CHECK_INT(d.result, HERALD_RETRY);
+    CHECK_CONTAINS(d.detail, "could not start sending to smtp://mail.example.org:587");
+    for (int i = 0; i < k.f.n_log; i++)
+        CHECK(strstr(k.f.log[i], "hunter2") == NULL);
+    mailer_done(&k);
+}
+
 int main(void)
 {
     RUN(stdout_abi_and_options);
@@ -2024,5 +2414,10 @@ int main(void)
     RUN(webhook_limits_huge_article);
     RUN(webhook_templates);
     RUN(stdout_template);
+    RUN(email_abi_and_options);
+    RUN(email_starttls_default);
+    RUN(email_message_structure);
+    RUN(email_message_id_and_hostile_text);
+    RUN(email_result_mapping);
     return check_summary();
 }
