@@ -679,8 +679,8 @@ static int l_options(lua_State *L)
         (long)opt_int_field(L, 1, "max_per_host", cfg->max_per_host, "options", "herald");
     if (cfg->max_concurrent <= 0 || cfg->max_per_host <= 0)
         luaL_error(L, "options: max_concurrent and max_per_host must be positive");
-    cfg->max_document_bytes =
-        (size_t)opt_cap_field(L, "max_document_bytes", (long long)cfg->max_document_bytes, INT32_MAX);
+    cfg->max_document_bytes = (size_t)opt_cap_field(L, "max_document_bytes",
+                                                    (long long)cfg->max_document_bytes, INT32_MAX);
     cfg->max_items = (size_t)opt_cap_field(L, "max_items", (long long)cfg->max_items, INT32_MAX);
     cfg->max_depth = (int)opt_cap_field(L, "max_depth", cfg->max_depth, INT_MAX);
     return 0;
@@ -976,7 +976,8 @@ void config_free(struct config *c)
         free(e->file);
     }
     free(c->expects);
-    for (size_t i = 0; i < c->n_files; i++) free(c->files[i]);
+    for (size_t i = 0; i < c->n_files; i++)
+        free(c->files[i]);
     free(c->files);
     concepts_free(c->concepts);
     sandbox_free(c->sb);

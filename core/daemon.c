@@ -158,7 +158,8 @@ static void finish(struct herald *h)
     control_close(h);
     uv_close((uv_handle_t *)&h->reload_timer, on_closed);
     uv_close((uv_handle_t *)&h->service_timer, on_closed);
-    for (int i = 0; i < h->watching; i++) uv_close((uv_handle_t *)&h->cfg_watch[i], on_closed);
+    for (int i = 0; i < h->watching; i++)
+        uv_close((uv_handle_t *)&h->cfg_watch[i], on_closed);
 }
 
 static void on_drain_timeout(uv_timer_t *t)
@@ -364,13 +365,15 @@ static void on_config_changed(uv_fs_event_t *w, const char *filename, int events
 static void watch_config(struct herald *h)
 {
     enum { MAX_WATCH = (int)(sizeof h->cfg_watch / sizeof h->cfg_watch[0]) };
-    for (int i = 0; i < h->watching; i++) uv_fs_event_stop(&h->cfg_watch[i]);
+    for (int i = 0; i < h->watching; i++)
+        uv_fs_event_stop(&h->cfg_watch[i]);
     char *dirs[MAX_WATCH];
     int n = 0;
     for (size_t i = 0; h->cfg && i < h->cfg->n_files && n < MAX_WATCH; i++) {
         char *dir = path_dirname(h->cfg->files[i]);
         int seen = !dir;
-        for (int j = 0; j < n && !seen; j++) seen = strcmp(dirs[j], dir) == 0;
+        for (int j = 0; j < n && !seen; j++)
+            seen = strcmp(dirs[j], dir) == 0;
         if (seen) {
             free(dir);
             continue;
@@ -389,7 +392,8 @@ static void watch_config(struct herald *h)
                     "cannot watch %s for changes (%s); reload with SIGHUP instead", dirs[i],
                     uv_strerror(rc));
     }
-    for (int i = 0; i < n; i++) free(dirs[i]);
+    for (int i = 0; i < n; i++)
+        free(dirs[i]);
 }
 
 static int start_signal(struct herald *h, uv_signal_t *s, int signum)

@@ -86,10 +86,10 @@ struct herald {
     uv_timer_t drain_timer;
     uv_signal_t sig_int, sig_term, sig_hup, sig_usr1;
     uv_fs_event_t cfg_watch[8]; /* folders of the config and its modules: a save reloads */
-    uv_timer_t reload_timer;  /* debounces bursts of file events into one reload */
-    uv_timer_t service_timer; /* sd_notify STATUS= refresh and WATCHDOG=1 */
-    uint64_t watchdog_usec;   /* WatchdogSec= of the unit, 0 when none */
-    int watching; /* handles of cfg_watch initialised */
+    uv_timer_t reload_timer;    /* debounces bursts of file events into one reload */
+    uv_timer_t service_timer;   /* sd_notify STATUS= refresh and WATCHDOG=1 */
+    uint64_t watchdog_usec;     /* WatchdogSec= of the unit, 0 when none */
+    int watching;               /* handles of cfg_watch initialised */
     int handles_ready;
 
     int once;          /* fetch --once: poll each source once, deliver, exit */

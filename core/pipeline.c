@@ -92,8 +92,10 @@ static size_t *publication_order(const struct feed *f)
     if (all_dated)
         qsort(d, f->n_items, sizeof *d, cmp_dated);
     else
-        for (size_t i = 0; i < f->n_items; i++) d[i].pos = f->n_items - 1 - i;
-    for (size_t i = 0; i < f->n_items; i++) order[i] = d[i].pos;
+        for (size_t i = 0; i < f->n_items; i++)
+            d[i].pos = f->n_items - 1 - i;
+    for (size_t i = 0; i < f->n_items; i++)
+        order[i] = d[i].pos;
     free(d);
     return order;
 }

@@ -118,9 +118,9 @@ TEST(log_masks_secrets_in_urls)
               "https://ntfy.sh/topic/…");
     CHECK_STR(log_mask_url("http://127.0.0.1:9000/alerts", buf, sizeof buf),
               "http://127.0.0.1:9000/alerts");
-    CHECK_STR(log_mask_url("https://api.telegram.org/bot123456:ABC-def/sendMessage", buf,
-                           sizeof buf),
-              "https://api.telegram.org/…");
+    CHECK_STR(
+        log_mask_url("https://api.telegram.org/bot123456:ABC-def/sendMessage", buf, sizeof buf),
+        "https://api.telegram.org/…");
 }
 
 TEST(alert_ids_are_stable_and_distinct)
