@@ -37,6 +37,15 @@ static int check_mail(void *ctx, const struct herald_mail *m, herald_http_cb cb,
     return -1;
 }
 
+static int check_spawn(void *ctx, const struct herald_spawn *sp, herald_spawn_cb cb, void *arg)
+{
+    (void)ctx;
+    (void)sp;
+    (void)cb;
+    (void)arg;
+    return -1;
+}
+
 static void check_complete(struct herald_delivery *d, enum herald_result r, const char *detail)
 {
     (void)d;
@@ -64,7 +73,10 @@ static int check_notifiers(const struct config *cfg)
                                .http_request = check_http,
                                .complete = check_complete,
                                .retry_after = check_retry_after,
-                               .mail_send = check_mail};
+                               .mail_send = check_mail,
+                               .opt_list_count = opts_list_count,
+                               .opt_list_at = opts_list_at,
+                               .spawn = check_spawn};
     int bad = 0;
     for (size_t i = 0; i < cfg->n_notifiers; i++) {
         const struct cfg_notifier *n = &cfg->notifiers[i];
@@ -128,6 +140,8 @@ static const char *type_name(enum herald_opt_type t)
         return "duration";
     case HERALD_OPT_MAP:
         return "table";
+    case HERALD_OPT_LIST:
+        return "list";
     }
     return "?";
 }

@@ -412,6 +412,55 @@ static void set_opt(struct opt_value *v, const char *name, enum herald_opt_type 
     v->text = text;
 }
 
+/* A LIST option at the top of the stack: an array of strings, checked whole before anything is
+ * allocated so that an error leaves `v` untouched. */
+static void read_list_opt(lua_State *L, const struct herald_opt_spec *o, struct opt_value *v,
+                          const char *name)
+{
+    enum { LIST_MAX = 256, ITEM_MAX = 65536 };
+    if (lua_type(L, -1) != LUA_TTABLE)
+        luaL_error(L,
+                   "notifier '%s': '%s' must be a list of strings such as { \"a\", \"b\" }, "
+                   "got a %s",
+                   name, o->name, luaL_typename(L, -1));
+    size_t n = (size_t)lua_rawlen(L, -1), keys = 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        keys++;
+        lua_pop(L, 1);
+    }
+    if (keys != n)
+        luaL_error(L,
+                   "notifier '%s': '%s' must be a list (an array of strings without named keys "
+                   "or holes)",
+                   name, o->name);
+    if (n > LIST_MAX)
+        luaL_error(L, "notifier '%s': '%s' has %d items; at most %d", name, o->name, (int)n,
+                   LIST_MAX);
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i);
+        size_t len = 0;
+        const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+        if (!s)
+            luaL_error(L, "notifier '%s': '%s' item %d must be a string, got a %s", name, o->name,
+                       (int)i, luaL_typename(L, -1));
+        if (strlen(s) != len || len > ITEM_MAX)
+            luaL_error(L, "notifier '%s': '%s' item %d holds a NUL byte or is longer than %d bytes",
+                       name, o->name, (int)i, ITEM_MAX);
+        lua_pop(L, 1);
+    }
+    set_opt(v, o->name, o->type, NULL);
+    v->list = calloc(n + 1, sizeof(char *));
+    if (!v->list) luaL_error(L, "out of memory");
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i);
+        v->list[v->list_n] = strdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+        if (!v->list[v->list_n]) luaL_error(L, "out of memory");
+        v->list_n++;
+    }
+}
+
 /* Read one plugin option from the table at index 1 into `v`; fills the default when unset.
  * Returns 1 when a value was stored, 0 when unset without default. */
 static int read_plugin_opt(lua_State *L, const struct herald_opt_spec *o, struct opt_value *v,
@@ -425,7 +474,7 @@ static int read_plugin_opt(lua_State *L, const struct herald_opt_spec *o, struct
         if (o->required)
             luaL_error(L, "notifier '%s': '%s' is required (%s)", name, o->name,
                        o->help ? o->help : "see the plugin's documentation");
-        if (!o->default_value) return 0;
+        if (!o->default_value || o->type == HERALD_OPT_LIST) return 0;
         if (o->type == HERALD_OPT_DURATION) {
             int64_t ms;
             if (duration_parse(o->default_value, &ms) != 0) return 0;
@@ -488,6 +537,9 @@ static int read_plugin_opt(lua_State *L, const struct herald_opt_spec *o, struct
         }
         break;
     }
+    case HERALD_OPT_LIST:
+        read_list_opt(L, o, v, name);
+        break;
     default:
         luaL_error(L, "notifier '%s': option '%s' has an unknown type in its plugin", name,
                    o->name);

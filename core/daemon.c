@@ -147,6 +147,7 @@ static void finish(struct herald *h)
     h->stopping = 2;
     scheduler_close(h);
     if (h->fetcher) fetcher_close(h->fetcher); /* cancels what is still in flight */
+    spawn_stop_all(&h->spawns); /* kills programs still running; they report as retries */
     h->fetcher = NULL;
     uv_close((uv_handle_t *)&h->outbox_timer, on_closed);
     uv_close((uv_handle_t *)&h->drain_timer, on_closed);

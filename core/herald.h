@@ -16,6 +16,7 @@
 #include "fetch.h"
 #include "log.h"
 #include "plugin.h"
+#include "spawn.h"
 #include "store.h"
 
 #include <herald/plugin.h>
@@ -107,6 +108,7 @@ struct herald {
     size_t n_paused;
     uv_timer_t prune_timer;
     size_t deliveries_in_flight;
+    struct spawn_set spawns; /* programs the exec notifier is running */
     struct herald_stats stats;
 };
 

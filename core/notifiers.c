@@ -109,6 +109,16 @@ static int host_mail_send(void *ctx, const struct herald_mail *m, herald_http_cb
     return 0;
 }
 
+/* host->spawn: the program runs on the daemon's loop (spawn.c); refused once stopping, since
+ * the loop is then closing its handles. */
+static int host_spawn(void *ctx, const struct herald_spawn *s, herald_spawn_cb cb, void *arg)
+{
+    struct notifier_inst *n = ctx;
+    struct herald *h = n->h;
+    if (h->stopping > 1) return -1;
+    return spawn_start(&h->loop, &h->spawns, s, cb, arg);
+}
+
 void notifiers_host_init(struct herald *h)
 {
     struct herald_host *t = &h->host;
@@ -125,6 +135,9 @@ void notifiers_host_init(struct herald *h)
     t->complete = outbox_complete;
     t->retry_after = outbox_retry_after;
     t->mail_send = host_mail_send;
+    t->opt_list_count = opts_list_count;
+    t->opt_list_at = opts_list_at;
+    t->spawn = host_spawn;
 }
 
 /* ---- instances ------------------------------------------------------------------- */

@@ -209,7 +209,7 @@ static const struct opt_value *opt_find(const struct herald_opts *o, const char 
 const char *opts_string(const struct herald_opts *o, const char *name)
 {
     const struct opt_value *v = opt_find(o, name);
-    return v && v->type != HERALD_OPT_MAP ? v->text : NULL;
+    return v && v->type != HERALD_OPT_MAP && v->type != HERALD_OPT_LIST ? v->text : NULL;
 }
 
 long long opts_int(const struct herald_opts *o, const char *name, long long fallback)
@@ -237,6 +237,18 @@ int opts_map_at(const struct herald_opts *o, const char *name, size_t i, const c
     return 0;
 }
 
+size_t opts_list_count(const struct herald_opts *o, const char *name)
+{
+    const struct opt_value *v = opt_find(o, name);
+    return v && v->type == HERALD_OPT_LIST ? v->list_n : 0;
+}
+
+const char *opts_list_at(const struct herald_opts *o, const char *name, size_t i)
+{
+    const struct opt_value *v = opt_find(o, name);
+    return v && v->type == HERALD_OPT_LIST && i < v->list_n ? v->list[i] : NULL;
+}
+
 void opts_free(struct herald_opts *o)
 {
     for (size_t i = 0; i < o->n; i++) {
@@ -249,6 +261,9 @@ void opts_free(struct herald_opts *o)
         }
         free(v->map_keys);
         free(v->map_vals);
+        for (size_t j = 0; j < v->list_n; j++)
+            free(v->list[j]);
+        free(v->list);
     }
     free(o->v);
     o->v = NULL;

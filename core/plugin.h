@@ -20,6 +20,8 @@ struct opt_value {
     char **map_keys; /* MAP entries */
     char **map_vals;
     size_t map_n;
+    char **list; /* LIST elements, in order */
+    size_t list_n;
 };
 
 /* Opaque to plugins; the core's definition. */
@@ -53,6 +55,9 @@ long long opts_int(const struct herald_opts *o, const char *name, long long fall
 size_t opts_map_count(const struct herald_opts *o, const char *name);
 int opts_map_at(const struct herald_opts *o, const char *name, size_t i, const char **key,
                 const char **value);
+/* Number of strings of a LIST key (0 when unset), and string i (NULL when out of range). */
+size_t opts_list_count(const struct herald_opts *o, const char *name);
+const char *opts_list_at(const struct herald_opts *o, const char *name, size_t i);
 void opts_free(struct herald_opts *o);
 
 #endif

@@ -25,7 +25,7 @@ extern "C" {
 
 #define HERALD_ABI_MAJOR 1
 #define HERALD_ABI_MINOR 0
-#define HERALD_HOST_VERSION 2
+#define HERALD_HOST_VERSION 3
 
 /* The symbol every plugin exports. */
 #define HERALD_PLUGIN_SYMBOL "herald_plugin"
@@ -55,6 +55,7 @@ enum herald_opt_type {
     HERALD_OPT_BOOL = 3,     /* a Lua boolean */
     HERALD_OPT_DURATION = 4, /* "90s", "5m", "2h", "1d" or a number of seconds; read as ms */
     HERALD_OPT_MAP = 5,      /* a table of string keys to string values (e.g. headers) */
+    HERALD_OPT_LIST = 6,     /* a Lua array of strings (e.g. a command's argv); host version 3 */
 };
 
 /* One configuration key a plugin accepts. Arrays of these end with a zeroed entry. */
@@ -149,6 +150,31 @@ struct herald_mail {
     long timeout_ms; /* 0: the host's default */
 };
 
+/* A program a plugin asks the host to run on the daemon's loop (host version 3). No shell is
+ * involved: argv[0] is the program (an absolute path, else looked up in PATH) and each element
+ * reaches it as one argument, as is. The child runs in its own process group; `input` is
+ * written to its stdin, which is then closed; at `timeout_ms` the whole group is killed. */
+struct herald_spawn {
+    size_t struct_size;
+    const char *const *argv; /* argc strings; no terminating NULL needed */
+    size_t argc;
+    const char *input; /* bytes for stdin, or NULL for an empty stdin */
+    size_t input_len;
+    long timeout_ms; /* 0: the host's default (30 s) */
+};
+
+/* How a spawned program ended. */
+struct herald_spawn_result {
+    size_t struct_size;
+    int exit_status;    /* the exit code, or -1 when killed by a signal or never started */
+    int term_signal;    /* the signal that ended it, else 0 */
+    const char *error;  /* why it did not run or was killed ("timed out after 5 s"), else NULL */
+    const char *output; /* the first 64 KiB of stdout and stderr interleaved; borrowed */
+    size_t output_len;
+};
+
+typedef void (*herald_spawn_cb)(void *arg, const struct herald_spawn_result *r);
+
 /* What the daemon offers a plugin. Check `version`/`struct_size` before using later fields. */
 struct herald_host {
     uint32_t version;
@@ -179,6 +205,15 @@ struct herald_host {
     /* Version 2. Send one mail asynchronously (libcurl SMTP; curl dot-stuffs the message);
      * `cb` runs once on the loop thread, unless this returns non-zero. */
     int (*mail_send)(void *ctx, const struct herald_mail *m, herald_http_cb cb, void *arg);
+
+    /* Version 3. Number of strings of a LIST key (0 when unset), and string `i` (NULL when out
+     * of range). */
+    size_t (*opt_list_count)(const struct herald_opts *opts, const char *name);
+    const char *(*opt_list_at)(const struct herald_opts *opts, const char *name, size_t i);
+    /* Run a program asynchronously (struct herald_spawn); `cb` runs once on the loop thread,
+     * after the program and its pipes are gone, unless this returns non-zero. A program that
+     * cannot be started is reported through `cb` with `error` set. */
+    int (*spawn)(void *ctx, const struct herald_spawn *s, herald_spawn_cb cb, void *arg);
 };
 
 /* The one struct a plugin exports as `herald_plugin`. */

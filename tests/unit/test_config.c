@@ -133,6 +133,43 @@ TEST(errors_point_at_the_line)
     CHECK_ERROR("herald.rule 'a/b' { query = 'x' }", 1, "is not valid");
 }
 
+/* LIST options (the exec plugin's command): kept in order, checked item by item. */
+TEST(list_options)
+{
+    if (!plugin_find(plugins, "exec")) SKIP("the exec plugin is not built");
+    struct config *cfg = NULL;
+    char err[2048];
+    int rc = load("herald.notifier 'x' { type = 'exec',\n"
+                  "  command = { '/bin/echo', '{{title}}', 'a b', '' } }\n",
+                  &cfg, err, sizeof err);
+    if (rc != 0) printf("  %s\n", err);
+    CHECK_INT(rc, 0);
+    const struct herald_opts *o = &cfg->notifiers[0].opts;
+    CHECK(opts_list_count(o, "command") == 4);
+    CHECK_STR(opts_list_at(o, "command", 0), "/bin/echo");
+    CHECK_STR(opts_list_at(o, "command", 1), "{{title}}");
+    CHECK_STR(opts_list_at(o, "command", 2), "a b");
+    CHECK_STR(opts_list_at(o, "command", 3), "");
+    CHECK(opts_list_at(o, "command", 4) == NULL);
+    CHECK(opts_string(o, "command") == NULL); /* a list is not a string */
+    CHECK(opts_list_count(o, "timeout") == 0);
+    config_free(cfg);
+    CHECK_ERROR("herald.notifier 'x' { type = 'exec' }", 1, "'command' is required");
+    CHECK_ERROR("\nherald.notifier 'x' { type = 'exec', command = '/bin/echo hi' }", 2,
+                "'command' must be a list of strings");
+    CHECK_ERROR("herald.notifier 'x' { type = 'exec', command = { '/bin/echo', 42 } }", 1,
+                "'command' item 2 must be a string, got a number");
+    CHECK_ERROR("herald.notifier 'x' { type = 'exec', command = { '/bin/echo', x = 'y' } }", 1,
+                "without named keys or holes");
+    CHECK_ERROR("herald.notifier 'x' { type = 'exec', command = { '/bin/echo', nil, 'z' } }", 1,
+                "without named keys or holes");
+    CHECK_ERROR("herald.notifier 'x' { type = 'exec', command = { '/bin/echo', 'a\\0b' } }", 1,
+                "holds a NUL byte");
+    CHECK_ERROR("local t = {}\nfor i = 1, 300 do t[i] = 'a' end\n"
+                "herald.notifier 'x' { type = 'exec', command = t }",
+                3, "has 300 items; at most 256");
+}
+
 TEST(several_errors_are_reported_together)
 {
     struct config *cfg = NULL;
@@ -187,6 +224,7 @@ int main(void)
     }
     RUN(declarations_and_defaults);
     RUN(errors_point_at_the_line);
+    RUN(list_options);
     RUN(several_errors_are_reported_together);
     RUN(a_config_that_loops_forever_fails_to_load);
     RUN(require_finds_the_config_folder_and_the_library);

@@ -1,8 +1,9 @@
 /*
- * test_plugins — loads the built notifier plugins (stdout, file, webhook, email) with dlopen,
+ * test_plugins — loads the built notifier plugins (stdout, file, webhook, email, exec) with dlopen,
  * the way the daemon does, and drives them through a fake host table implemented here: options
  * from a small key/value array (defaults from each plugin's own option table), log lines
- * collected in memory, HTTP requests and mails recorded and answered by the test. Plugins are
+ * collected in memory, HTTP requests, mails and spawned programs recorded and answered by the
+ * test. Plugins are
  * looked up in $HERALD_PLUGIN_PATH, else build/plugins under $HERALD_ROOT or the working directory;
  * a plugin that is not built is a SKIP.
  */
@@ -34,6 +35,8 @@ struct herald_opts {
     size_t n;
     const char *map[8][2]; /* entries of the MAP key "headers" */
     size_t n_map;
+    const char *list[300]; /* items of the LIST key "command" */
+    size_t n_list;
 };
 
 struct herald_delivery {
@@ -69,6 +72,15 @@ struct fake {
     struct herald_mail mail; /* the last mail; strings copied below */
     char *mail_msg;
     char mail_url[256], mail_from[256], mail_to[8][256], mail_user[64], mail_pass[64];
+    int refuse_spawn; /* spawn returns -1 */
+    int n_spawns;
+    char *spawn_argv[300]; /* the last program's argv, copied */
+    size_t spawn_argc;
+    char *spawn_input; /* its stdin, copied; NULL when none */
+    size_t spawn_input_len;
+    long spawn_timeout_ms;
+    herald_spawn_cb spawn_cb;
+    void *spawn_arg;
 };
 
 static void fake_log(void *ctx, enum herald_log_level level, const char *fmt, ...)
@@ -125,6 +137,63 @@ static int fake_map_at(const struct herald_opts *o, const char *name, size_t i, 
     *k = o->map[i][0];
     *v = o->map[i][1];
     return 0;
+}
+
+static size_t fake_list_count(const struct herald_opts *o, const char *name)
+{
+    return strcmp(name, "command") == 0 ? o->n_list : 0;
+}
+
+static const char *fake_list_at(const struct herald_opts *o, const char *name, size_t i)
+{
+    return strcmp(name, "command") == 0 && i < o->n_list ? o->list[i] : NULL;
+}
+
+static void spawn_forget(struct fake *f)
+{
+    for (size_t i = 0; i < f->spawn_argc; i++)
+        free(f->spawn_argv[i]);
+    f->spawn_argc = 0;
+    free(f->spawn_input);
+    f->spawn_input = NULL;
+    f->spawn_input_len = 0;
+}
+
+/* Records the request; the test answers it later with spawn_answer(). */
+static int fake_spawn(void *ctx, const struct herald_spawn *sp, herald_spawn_cb cb, void *arg)
+{
+    struct fake *f = ctx;
+    if (f->refuse_spawn) return -1;
+    spawn_forget(f);
+    f->n_spawns++;
+    for (size_t i = 0; i < sp->argc && i < 300; i++)
+        f->spawn_argv[f->spawn_argc++] = strdup(sp->argv[i]);
+    if (sp->input) {
+        f->spawn_input = malloc(sp->input_len + 1);
+        memcpy(f->spawn_input, sp->input, sp->input_len);
+        f->spawn_input[sp->input_len] = '\0';
+        f->spawn_input_len = sp->input_len;
+    }
+    f->spawn_timeout_ms = sp->timeout_ms;
+    f->spawn_cb = cb;
+    f->spawn_arg = arg;
+    return 0;
+}
+
+static void spawn_answer(struct fake *f, int exit_status, int term_signal, const char *error,
+                         const char *output)
+{
+    struct herald_spawn_result r = {
+        .struct_size = sizeof r,
+        .exit_status = exit_status,
+        .term_signal = term_signal,
+        .error = error,
+        .output = output ? output : "",
+        .output_len = output ? strlen(output) : 0,
+    };
+    herald_spawn_cb cb = f->spawn_cb;
+    f->spawn_cb = NULL;
+    cb(f->spawn_arg, &r);
 }
 
 static void recorded_free(struct recorded_request *r)
@@ -206,6 +275,9 @@ static struct herald_host fake_host(struct fake *f)
         .complete = fake_complete,
         .retry_after = fake_retry_after,
         .mail_send = fake_mail,
+        .opt_list_count = fake_list_count,
+        .opt_list_at = fake_list_at,
+        .spawn = fake_spawn,
     };
     return h;
 }
@@ -445,7 +517,7 @@ static int options_ok(const struct herald_plugin *p)
 {
     int n = 0;
     for (const struct herald_opt_spec *s = p->options; s->name; s++, n++)
-        if (s->type < HERALD_OPT_STRING || s->type > HERALD_OPT_MAP || !s->help || !s->help[0] ||
+        if (s->type < HERALD_OPT_STRING || s->type > HERALD_OPT_LIST || !s->help || !s->help[0] ||
             strchr(s->help, '\n'))
             return 0;
     return n > 0;
@@ -2381,6 +2453,239 @@ TEST(email_result_mapping)
     mailer_done(&k);
 }
 
+/* === exec === */
+
+struct runner {
+    struct loaded l;
+    struct fake f;
+    struct herald_host h;
+    struct herald_opts o;
+    void *st;
+};
+
+/* An instance whose command is the NULL-terminated `argv`; `extra` key/value pairs (NULL-
+ * terminated, may be NULL) set the other options. */
+static int runner_init(struct runner *k, const char *const *argv, const char *const *extra,
+                       char *err, size_t errlen)
+{
+    k->h = fake_host(&k->f);
+    k->o = (struct herald_opts){.spec = k->l.p->options};
+    for (size_t i = 0; argv && argv[i]; i++)
+        k->o.list[k->o.n_list++] = argv[i];
+    for (size_t i = 0; extra && extra[i]; i += 2) {
+        k->o.kv[k->o.n][0] = extra[i];
+        k->o.kv[k->o.n++][1] = extra[i + 1];
+    }
+    k->st = NULL;
+    return k->l.p->init(&k->h, &k->o, &k->st, err, errlen);
+}
+
+static void runner_done(struct runner *k)
+{
+    if (k->st) k->l.p->fini(k->st);
+    k->st = NULL;
+    spawn_forget(&k->f);
+    plugin_unload(&k->l);
+}
+
+TEST(exec_abi_and_options)
+{
+    struct runner k = {0};
+    LOAD("exec", k.l);
+    const struct herald_plugin *p = k.l.p;
+    CHECK(abi_ok(p, "exec"));
+    CHECK(options_ok(p));
+    const struct herald_opt_spec *cmd = find_opt(p, "command"), *t = find_opt(p, "timeout");
+    const struct herald_opt_spec *in = find_opt(p, "stdin");
+    CHECK(cmd && cmd->type == HERALD_OPT_LIST && cmd->required);
+    CHECK(t && t->type == HERALD_OPT_DURATION && t->default_value);
+    CHECK_STR(t->default_value, "30s");
+    CHECK(in && in->type == HERALD_OPT_BOOL && in->default_value);
+    CHECK_STR(in->default_value, "true");
+
+    char err[512] = "";
+    static const struct {
+        const char *argv[4];
+        const char *key, *value;
+        const char *want;
+    } bad[] = {
+        {{NULL}, NULL, NULL, "command is required"},
+        {{"no-such-program-herald-test", NULL},
+         NULL,
+         NULL,
+         "exec: command 'no-such-program-herald-test' not found"},
+        {{"/nonexistent/herald-test", NULL},
+         NULL,
+         NULL,
+         "exec: command '/nonexistent/herald-test' not found"},
+        {{"/etc/passwd", NULL}, NULL, NULL, "not an executable file"},
+        {{"./script.sh", NULL}, NULL, NULL, "absolute path or a program name found in PATH"},
+        {{"/bin/{{rule}}", NULL}, NULL, NULL, "cannot hold placeholders"},
+        {{"/bin/sh", "-c", "{{titel}}", NULL},
+         NULL,
+         NULL,
+         "command item 3: unknown placeholder {{titel}}"},
+        {{"/bin/sh", "{{title", NULL}, NULL, NULL, "command item 2: unclosed placeholder"},
+        {{"/bin/true", NULL}, "timeout", "0s", "timeout must be between"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *extra[] = {bad[i].key, bad[i].value, NULL};
+        CHECK(runner_init(&k, bad[i].argv, bad[i].key ? extra : NULL, err, sizeof err) != 0);
+        CHECK(k.st == NULL);
+        CHECK_CONTAINS(err, bad[i].want);
+    }
+    /* A name without a slash is looked up in PATH and run by its full path. */
+    const char *const by_name[] = {"sh", "x", NULL};
+    CHECK(runner_init(&k, by_name, NULL, err, sizeof err) == 0);
+    struct sample s;
+    sample_init(&s);
+    struct herald_delivery d = {0};
+    CHECK(p->deliver(k.st, &s.alert, &d) == 0);
+    CHECK_INT(k.f.n_spawns, 1);
+    CHECK(k.f.spawn_argv[0][0] == '/');
+    CHECK(strlen(k.f.spawn_argv[0]) > 3 &&
+          strcmp(k.f.spawn_argv[0] + strlen(k.f.spawn_argv[0]) - 3, "/sh") == 0);
+    spawn_answer(&k.f, 0, 0, NULL, NULL);
+    CHECK_INT(d.n_complete, 1);
+    p->fini(k.st);
+    k.st = NULL;
+    /* A host table from before spawn (version 2) is refused, not crashed on. */
+    struct herald_host old = fake_host(&k.f);
+    old.version = 2;
+    old.struct_size = offsetof(struct herald_host, opt_list_count);
+    k.o = (struct herald_opts){.spec = p->options, .list = {"/bin/true"}, .n_list = 1};
+    void *st = NULL;
+    CHECK(p->init(&old, &k.o, &st, err, sizeof err) != 0);
+    CHECK(st == NULL);
+    CHECK_CONTAINS(err, "version < 3");
+    runner_done(&k);
+}
+
+/* Each list element becomes exactly one argument, with the placeholders filled in and nothing
+ * else touched: quotes, spaces and $(…) in a title are plain bytes, since no shell runs. */
+TEST(exec_argv_substitution)
+{
+    struct runner k = {0};
+    LOAD("exec", k.l);
+    static const char hostile[] = "It's \"big\" news; $(rm -rf /) `id` & more > /tmp/x";
+    const char *const argv[] = {"/bin/echo",
+                                "{{title}}",
+                                "--rule={{rule}}",
+                                "{{link}}",
+                                "{{source}}/{{id}}",
+                                "{{published}}",
+                                "{{notifier}}",
+                                "",
+                                "literal {{ title }}!",
+                                NULL};
+    char err[512] = "";
+    CHECK(runner_init(&k, argv, NULL, err, sizeof err) == 0);
+    struct sample s;
+    sample_init(&s);
+    s.article.title = hostile;
+    struct herald_delivery d = {0};
+    CHECK(k.l.p->deliver(k.st, &s.alert, &d) == 0);
+    CHECK_INT(k.f.n_spawns, 1);
+    CHECK_INT(d.n_complete, 0); /* not before the program ends */
+    CHECK_INT(k.f.spawn_argc, 9);
+    CHECK_STR(k.f.spawn_argv[0], "/bin/echo");
+    CHECK_STR(k.f.spawn_argv[1], hostile);
+    CHECK_STR(k.f.spawn_argv[2], "--rule=iraq-withdrawal");
+    CHECK_STR(k.f.spawn_argv[3], "https://example.org/news/1");
+    CHECK_STR(k.f.spawn_argv[4], "example-world/a1b2c3");
+    CHECK_STR(k.f.spawn_argv[5], "2020-01-05T18:30:00Z");
+    CHECK_STR(k.f.spawn_argv[6], "team");
+    CHECK_STR(k.f.spawn_argv[7], "");
+    char want[256];
+    snprintf(want, sizeof want, "literal %s!", hostile);
+    CHECK_STR(k.f.spawn_argv[8], want);
+    /* stdin is the alert JSON, the timeout the default 30 s. */
+    CHECK(k.f.spawn_input != NULL);
+    CHECK_STR(k.f.spawn_input, sample_json);
+    CHECK(k.f.spawn_input_len == strlen(sample_json));
+    CHECK(k.f.spawn_timeout_ms == 30000);
+    spawn_answer(&k.f, 0, 0, NULL, "ok\n");
+    CHECK_INT(d.n_complete, 1);
+    CHECK_INT(d.result, HERALD_DELIVERED);
+    CHECK(!d.has_detail);
+    k.l.p->fini(k.st);
+    k.st = NULL;
+
+    /* stdin = false: nothing on stdin; a set timeout is passed on. */
+    const char *const extra[] = {"stdin", "false", "timeout", "2m", NULL};
+    const char *const argv2[] = {"/bin/cat", NULL};
+    CHECK(runner_init(&k, argv2, extra, err, sizeof err) == 0);
+    struct herald_delivery d2 = {0};
+    CHECK(k.l.p->deliver(k.st, &s.alert, &d2) == 0);
+    CHECK_INT(k.f.spawn_argc, 1);
+    CHECK(k.f.spawn_input == NULL);
+    CHECK(k.f.spawn_timeout_ms == 120000);
+    spawn_answer(&k.f, 0, 0, NULL, NULL);
+    CHECK_INT(d2.result, HERALD_DELIVERED);
+    runner_done(&k);
+}
+
+TEST(exec_result_mapping)
+{
+    struct runner k = {0};
+    LOAD("exec", k.l);
+    const char *const argv[] = {"/bin/true", "{{title}}", NULL};
+    char err[512] = "";
+    CHECK(runner_init(&k, argv, NULL, err, sizeof err) == 0);
+    struct sample s;
+    sample_init(&s);
+    char long_out[600];
+    memset(long_out, 'x', sizeof long_out - 1);
+    long_out[sizeof long_out - 1] = '\0';
+    memcpy(long_out, "first line\nsecond", 17);
+    static const struct {
+        int status, sig;
+        const char *error, *output;
+        enum herald_result want;
+        const char *detail;
+    } cases[] = {
+        {0, 0, NULL, "fine", HERALD_DELIVERED, NULL},
+        {75, 0, NULL, "try later", HERALD_RETRY,
+         "exec: /bin/true exited with 75 (temporary failure): try later"},
+        {3, 0, NULL, "no such user", HERALD_FAILED, "exec: /bin/true exited with 3: no such user"},
+        {1, 0, NULL, NULL, HERALD_FAILED, "exited with 1"},
+        {-1, 9, NULL, NULL, HERALD_RETRY, "killed by signal 9"},
+        {-1, 9, "timed out after 30 s", "partial", HERALD_RETRY,
+         "exec: /bin/true: timed out after 30 s: partial"},
+        {-1, 0, "cannot run /bin/true: permission denied", NULL, HERALD_RETRY,
+         "cannot run /bin/true: permission denied"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct herald_delivery d = {0};
+        CHECK(k.l.p->deliver(k.st, &s.alert, &d) == 0);
+        spawn_answer(&k.f, cases[i].status, cases[i].sig, cases[i].error, cases[i].output);
+        CHECK_INT(d.n_complete, 1);
+        CHECK_INT(d.result, cases[i].want);
+        if (cases[i].detail)
+            CHECK_CONTAINS(d.detail, cases[i].detail);
+        else
+            CHECK(!d.has_detail);
+    }
+    /* Only the first 200 bytes of the output are quoted, on one line. */
+    struct herald_delivery d = {0};
+    CHECK(k.l.p->deliver(k.st, &s.alert, &d) == 0);
+    spawn_answer(&k.f, 2, 0, NULL, long_out);
+    CHECK_INT(d.result, HERALD_FAILED);
+    CHECK_CONTAINS(d.detail, "exec: /bin/true exited with 2: first line second");
+    const char *colon = strstr(d.detail, ": first");
+    CHECK(colon != NULL);
+    CHECK(strlen(colon + 2) == 200);
+    CHECK(strchr(d.detail, '\n') == NULL);
+    /* A host that refuses to spawn: a retry, reported now. */
+    struct herald_delivery d2 = {0};
+    k.f.refuse_spawn = 1;
+    CHECK(k.l.p->deliver(k.st, &s.alert, &d2) == 0);
+    CHECK_INT(d2.n_complete, 1);
+    CHECK_INT(d2.result, HERALD_RETRY);
+    CHECK_CONTAINS(d2.detail, "could not start the program");
+    runner_done(&k);
+}
+
 int main(void)
 {
     RUN(stdout_abi_and_options);
@@ -2419,5 +2724,8 @@ int main(void)
     RUN(email_message_structure);
     RUN(email_message_id_and_hostile_text);
     RUN(email_result_mapping);
+    RUN(exec_abi_and_options);
+    RUN(exec_argv_substitution);
+    RUN(exec_result_mapping);
     return check_summary();
 }
