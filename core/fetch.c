@@ -647,9 +647,9 @@ static int transfer_begin(struct transfer *t, char *err, size_t errlen)
         return -1;
     }
     t->started_at = uv_now(f->loop);
-    /* curl only reports a timer change when the deadline moves; two transfers added in
-     * the same millisecond get one call, and the second would never start. Asking curl
-     * to look at its timeouts now costs nothing and starts every new transfer. */
+    /* curl reports a timer change only when its deadline moves, so a transfer added while
+     * an equal deadline is pending waits on that timer. Asking curl to look at its
+     * timeouts on the next loop turn is cheap and starts every new transfer at once. */
     uv_timer_start(&f->timer, on_timer, 0, 0);
     t->next = f->transfers;
     if (f->transfers) f->transfers->prev = t;
