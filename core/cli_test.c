@@ -85,6 +85,32 @@ static size_t word_end(const char *t, size_t hi, size_t pos)
     return p;
 }
 
+/* One context line: spans ev[first..last] of one sentence of `field`. */
+struct ctx_line {
+    size_t first, last;
+    size_t distinct; /* distinct terms matched in the sentence */
+};
+
+static int line_cmp(const void *x, const void *y)
+{
+    const struct ctx_line *a = x, *b = y;
+    /* Sentences where more of the query met come first; then the text's order. */
+    if (a->distinct != b->distinct) return a->distinct > b->distinct ? -1 : 1;
+    return a->first < b->first ? -1 : a->first > b->first;
+}
+
+static size_t distinct_terms(const struct evidence *ev, size_t first, size_t last)
+{
+    size_t n = 0;
+    for (size_t k = first; k <= last; k++) {
+        int seen = 0;
+        for (size_t m = first; m < k && !seen; m++)
+            seen = ev[m].term && ev[k].term && strcmp(ev[m].term, ev[k].term) == 0;
+        n += !seen;
+    }
+    return n;
+}
+
 static void print_evidence(const struct test_ctx *tc, const struct evidence_list *evl)
 {
     enum { WINDOW = 110, SHOW = 8 };
@@ -93,17 +119,22 @@ static void print_evidence(const struct test_ctx *tc, const struct evidence_list
         return;
     }
     struct evidence *ev = malloc(evl->n * sizeof *ev);
-    if (!ev) return;
+    struct ctx_line *lines = malloc(evl->n * sizeof *lines);
+    if (!ev || !lines) {
+        free(ev);
+        free(lines);
+        return;
+    }
     memcpy(ev, evl->v, evl->n * sizeof *ev);
     qsort(ev, evl->n, sizeof *ev, span_cmp);
-    size_t shown = 0, i = 0;
-    while (i < evl->n && shown < SHOW) {
+    /* Group the spans by sentence: spans inside one sentence share a line. */
+    size_t n_lines = 0;
+    for (size_t i = 0; i < evl->n;) {
         const char *text = field_of(tc->a, ev[i].field);
         if (!text || ev[i].end > strlen(text)) {
             i++;
             continue;
         }
-        /* The whole sentence around the first span; later spans inside it join the line. */
         size_t s, e;
         int cl, cr;
         alert_context_bounds(text, ev[i].start, ev[i].end, 2000, &s, &e, &cl, &cr);
@@ -111,13 +142,22 @@ static void print_evidence(const struct test_ctx *tc, const struct evidence_list
         while (j + 1 < evl->n && strcmp(ev[j + 1].field, ev[i].field) == 0 &&
                ev[j + 1].start >= s && ev[j + 1].end <= e)
             j++;
+        lines[n_lines++] = (struct ctx_line){i, j, distinct_terms(ev, i, j)};
+        i = j + 1;
+    }
+    qsort(lines, n_lines, sizeof *lines, line_cmp);
+    for (size_t k = 0; k < n_lines && k < SHOW; k++) {
+        size_t i = lines[k].first, j = lines[k].last;
+        const char *text = field_of(tc->a, ev[i].field);
+        size_t s, e;
+        int cl, cr;
+        alert_context_bounds(text, ev[i].start, ev[i].end, 2000, &s, &e, &cl, &cr);
         size_t ws = ev[i].start > s + WINDOW ? word_start(text, s, ev[i].start - WINDOW) : s;
         size_t we = ev[j].end + WINDOW < e ? word_end(text, e, ev[j].end + WINDOW) : e;
         print_context(tc, ev[i].field, text, ws, we, cl || ws > s, cr || we < e, ev + i, j - i + 1);
-        shown++;
-        i = j + 1;
     }
-    if (i < evl->n) printf("      (and more)\n");
+    if (n_lines > SHOW) printf("      (and %zu more)\n", n_lines - SHOW);
+    free(lines);
     free(ev);
 }
 
