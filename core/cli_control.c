@@ -111,10 +111,11 @@ static void print_status(json_t *d)
     }
     json_t *ob = json_object_get(d, "outbox");
     json_t *st = json_object_get(d, "stats");
-    printf("\noutbox: %lld pending, %lld in flight; since start: %lld fetches (%lld errors), %lld "
-           "new items, %lld alerts, %lld delivered\n",
+    printf("\noutbox: %lld pending, %lld in flight, %lld held; since start: %lld fetches (%lld "
+           "errors), %lld new items, %lld alerts, %lld delivered\n",
            (long long)json_integer_value(json_object_get(ob, "pending")),
            (long long)json_integer_value(json_object_get(ob, "in_flight")),
+           (long long)json_integer_value(json_object_get(ob, "held")),
            (long long)json_integer_value(json_object_get(st, "fetches")),
            (long long)json_integer_value(json_object_get(st, "fetch_errors")),
            (long long)json_integer_value(json_object_get(st, "items_new")),

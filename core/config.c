@@ -169,6 +169,26 @@ static int64_t opt_duration_field(lua_State *L, int idx, const char *key, int64_
     return ms;
 }
 
+/* throttle = "30m", digest = "1h", quiet = "22:00-07:00" of a rule or a notifier. */
+static void read_hold(lua_State *L, struct hold_policy *p, const char *what, const char *name)
+{
+    hold_policy_init(p);
+    p->throttle_ms = opt_duration_field(L, 1, "throttle", 0, what, name);
+    p->digest_ms = opt_duration_field(L, 1, "digest", 0, what, name);
+    lua_getfield(L, 1, "quiet");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        if (hold_quiet_parse(lua_tostring(L, -1), &p->quiet_from, &p->quiet_to) != 0)
+            luaL_error(L,
+                       "%s '%s': quiet must be local times \"HH:MM-HH:MM\" (e.g. "
+                       "\"22:00-07:00\"), got \"%s\"",
+                       what, name, lua_tostring(L, -1));
+    } else if (!lua_isnil(L, -1)) {
+        luaL_error(L, "%s '%s': quiet must be a string \"HH:MM-HH:MM\", got a %s", what, name,
+                   luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+}
+
 static int opt_bool_field(lua_State *L, int idx, const char *key, int fallback, const char *what,
                           const char *name)
 {
@@ -550,7 +570,8 @@ static int read_plugin_opt(lua_State *L, const struct herald_opt_spec *o, struct
 
 static void declare_notifier(lua_State *L, struct loader *ld, const char *name)
 {
-    static const char *const keys[] = {"type", "retry_min", "retry_max", "give_up_after", NULL};
+    static const char *const keys[] = {"type",     "retry_min", "retry_max", "give_up_after",
+                                       "throttle", "digest",    "quiet",     NULL};
     struct config *cfg = ld->cfg;
     lua_getfield(L, 1, "type");
     if (lua_type(L, -1) != LUA_TSTRING)
@@ -575,6 +596,7 @@ static void declare_notifier(lua_State *L, struct loader *ld, const char *name)
     n->retry_min_ms = opt_duration_field(L, 1, "retry_min", 10 * 1000, "notifier", name);
     n->retry_max_ms = opt_duration_field(L, 1, "retry_max", 60 * 60 * 1000, "notifier", name);
     n->give_up_ms = opt_duration_field(L, 1, "give_up_after", 7LL * 86400 * 1000, "notifier", name);
+    read_hold(L, &n->hold, "notifier", name);
     size_t count = 0;
     for (const struct herald_opt_spec *o = p->options; o && o->name; o++)
         count++;
@@ -615,7 +637,8 @@ static void read_notify(lua_State *L, struct cfg_rule *r, const char *name)
 
 static void declare_rule(lua_State *L, struct loader *ld, const char *name)
 {
-    static const char *const keys[] = {"query", "match", "notify", "lang", "stem", "budget", NULL};
+    static const char *const keys[] = {"query",  "match",    "notify", "lang",  "stem",
+                                       "budget", "throttle", "digest", "quiet", NULL};
     struct config *cfg = ld->cfg;
     check_keys(L, 1, keys, NULL, "rule", name);
     lua_getfield(L, 1, "match");
@@ -642,6 +665,7 @@ static void declare_rule(lua_State *L, struct loader *ld, const char *name)
     if (budget <= 0) luaL_error(L, "rule '%s': budget must be a positive instruction count", name);
     r->budget = (long)budget;
     read_notify(L, r, name);
+    read_hold(L, &r->hold, "rule", name);
     if (has_match) {
         lua_getfield(L, 1, "match");
         r->match_ref = luaL_ref(L, LUA_REGISTRYINDEX);

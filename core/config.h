@@ -7,6 +7,7 @@
 #ifndef HERALD_CONFIG_H
 #define HERALD_CONFIG_H
 
+#include "hold.h"
 #include "index.h"
 #include "plugin.h"
 #include "query.h"
@@ -42,6 +43,7 @@ struct cfg_notifier {
     int64_t retry_min_ms;
     int64_t retry_max_ms;
     int64_t give_up_ms;
+    struct hold_policy hold; /* throttle, digest, quiet */
     char *file;
     int line;
 };
@@ -55,7 +57,8 @@ struct cfg_rule {
     size_t n_notify;
     char *lang; /* NULL: "en" */
     int stem;
-    long budget; /* instructions per evaluation of `match` */
+    long budget;             /* instructions per evaluation of `match` */
+    struct hold_policy hold; /* throttle, digest, quiet: override the notifiers' */
     char *file;
     int line;
     /* Run-time health: consecutive failures; disabled after too many. */

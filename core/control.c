@@ -153,10 +153,12 @@ static json_t *control_status(struct herald *h)
     json_object_set_new(doc, "memory_rss_kb", json_integer(rss_kb()));
     json_object_set_new(doc, "sources", sources_json(h));
     json_object_set_new(doc, "rules", rules_json(h));
-    long pending = store_outbox_pending(h->store);
+    long pending = store_outbox_pending(h->store), held = store_held_pending(h->store);
     json_object_set_new(doc, "outbox",
-                        json_pack("{s:I, s:I}", "pending", (json_int_t)(pending < 0 ? 0 : pending),
-                                  "in_flight", (json_int_t)h->deliveries_in_flight));
+                        json_pack("{s:I, s:I, s:I}", "pending",
+                                  (json_int_t)(pending < 0 ? 0 : pending), "in_flight",
+                                  (json_int_t)h->deliveries_in_flight, "held",
+                                  (json_int_t)(held < 0 ? 0 : held)));
     json_object_set_new(
         doc, "stats",
         json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "fetches",
@@ -268,6 +270,11 @@ static json_t *do_metrics(struct herald *h)
               "# HELP herald_outbox_pending Alerts waiting for delivery.\n"
               "# TYPE herald_outbox_pending gauge\nherald_outbox_pending %ld\n",
               pending < 0 ? 0 : pending);
+    long held = store_held_pending(h->store);
+    sb_printf(&b,
+              "# HELP herald_alerts_held Alerts held back by throttle, digest or quiet hours.\n"
+              "# TYPE herald_alerts_held gauge\nherald_alerts_held %ld\n",
+              held < 0 ? 0 : held);
     sb_printf(&b,
               "# HELP herald_resident_memory_bytes Resident memory.\n"
               "# TYPE herald_resident_memory_bytes gauge\nherald_resident_memory_bytes %ld\n",

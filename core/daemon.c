@@ -310,14 +310,14 @@ static void on_prune_timer(uv_timer_t *t)
 /* SIGUSR1: one line of statistics in the log. */
 static void log_status(struct herald *h)
 {
-    long pending = store_outbox_pending(h->store);
+    long pending = store_outbox_pending(h->store), held = store_held_pending(h->store);
     log_msg(&h->log, HERALD_LOG_INFO,
             "status: %zu sources, %zu rules, %zu notifiers; %lu fetches (%lu errors, %lu not "
             "modified), %lu new items, %lu alerts, %lu delivered, %lu retries, %lu dead, %ld "
-            "queued",
+            "queued, %ld held",
             h->n_sources, h->cfg->n_rules, h->n_notifiers, h->stats.fetches, h->stats.fetch_errors,
             h->stats.not_modified, h->stats.items_new, h->stats.alerts, h->stats.delivered,
-            h->stats.delivery_retries, h->stats.dead, pending);
+            h->stats.delivery_retries, h->stats.dead, pending, held);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -609,9 +609,10 @@ int herald_main(const struct herald_args *args)
     if (h->once)
         log_msg(&h->log, HERALD_LOG_INFO,
                 "done: %lu fetched, %lu errors, %lu not modified, %lu new items, %lu alerts, "
-                "%lu delivered, %lu to retry, %lu dead",
+                "%lu delivered, %lu to retry, %lu dead, %ld held",
                 h->stats.fetches, h->stats.fetch_errors, h->stats.not_modified, h->stats.items_new,
-                h->stats.alerts, h->stats.delivered, h->stats.delivery_retries, h->stats.dead);
+                h->stats.alerts, h->stats.delivered, h->stats.delivery_retries, h->stats.dead,
+                store_held_pending(h->store));
 out:
     teardown(h);
     if (loop_ready && uv_loop_close(&h->loop) != 0) {

@@ -167,6 +167,16 @@ int64_t scheduler_adapt(const struct cfg_source *src, int64_t current_ms, const 
  * queue alerts, all in one transaction. Returns the number of new items, or -1. */
 long pipeline_process(struct herald *h, const struct cfg_source *source, const struct feed *f);
 
+/* ---- batch.c ---- */
+/* Where the alert of rule `r` for `notifier` goes at `now`: sets *out (queued now, or held
+ * in a batch until a release time); *key is the batch name *out points to (free it after
+ * the alert is stored). 0, or -1 on a store error. */
+int batch_route(struct herald *h, const struct cfg_rule *r, const char *notifier, int64_t now,
+                struct alert_route *out, char **key);
+/* Send every batch whose release time has come (at `now`) as one message each, queued in
+ * the outbox. Returns the number of batches released, or -1 on a store error. */
+int batch_release_due(struct herald *h, int64_t now);
+
 /* ---- outbox.c ---- */
 /* Start due deliveries now (from the loop, not re-entrantly). */
 void outbox_kick(struct herald *h);

@@ -161,6 +161,10 @@ static void outbox_run(struct herald *h)
 {
     if (!h->store || h->outbox_busy || h->stopping > 1) return;
     h->outbox_busy = 1;
+    /* Held alerts whose time has come join the queues first (by the real clock, also in
+     * fetch --once: a throttle window is not over just because the run is). */
+    if (batch_release_due(h, now_seconds()) < 0)
+        log_msg(&h->log, HERALD_LOG_ERROR, "store: %s", store_errmsg(h->store));
     for (int round = 0; round < 1000; round++) {
         const char *busy[256];
         size_t nbusy = 0;
@@ -211,9 +215,11 @@ void outbox_kick(struct herald *h)
 void outbox_schedule(struct herald *h)
 {
     if (h->once || h->stopping > 1 || !h->handles_ready) return;
-    int64_t when;
+    int64_t when = 0, held = 0;
     int rc = store_outbox_next(h->store, &when);
-    if (rc <= 0) return;
+    int rh = store_held_next(h->store, &held);
+    if (rc <= 0 && rh <= 0) return;
+    if (rh > 0 && (rc <= 0 || held < when)) when = held;
     int64_t delay = when * 1000 - now_ms();
     /* A head that is already due belongs to a notifier busy delivering (outbox_run just
      * started everything else); its completion kicks the outbox, so only a late safety

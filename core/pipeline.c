@@ -31,23 +31,21 @@ static int on_fire(void *arg, struct cfg_rule *r, const struct evidence_list *ev
     char *json = alert_to_json(id, r->name, fc->now, fc->a, ev);
     if (!json) return -1;
     /* A rule without `notify` notifies every declared notifier. */
-    const char **names = NULL;
-    size_t n = r->n_notify;
-    if (n) {
-        names = (const char **)r->notify;
-    } else {
-        n = h->cfg->n_notifiers;
-        names = calloc(n + 1, sizeof *names);
-        if (!names) {
-            free(json);
-            return -1;
-        }
-        for (size_t i = 0; i < n; i++)
-            names[i] = h->cfg->notifiers[i].name;
+    size_t n = r->n_notify ? r->n_notify : h->cfg->n_notifiers;
+    struct alert_route *routes = calloc(n + 1, sizeof *routes);
+    char **keys = calloc(n + 1, sizeof *keys);
+    int rc = routes && keys ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const char *name = r->n_notify ? r->notify[i] : h->cfg->notifiers[i].name;
+        rc = batch_route(h, r, name, fc->now, &routes[i], &keys[i]);
     }
-    int rc = store_alert_add(h->store, id, r->name, fc->src->name, fc->a->id, fc->a->title,
-                             fc->a->link, json, (const char *const *)names, n, fc->now);
-    if (!r->n_notify) free(names);
+    if (rc == 0)
+        rc = store_alert_add_routed(h->store, id, r->name, fc->src->name, fc->a->id, fc->a->title,
+                                    fc->a->link, json, routes, n, fc->now);
+    for (size_t i = 0; keys && i < n; i++)
+        free(keys[i]);
+    free(keys);
+    free(routes);
     free(json);
     if (rc < 0) return -1;
     if (rc == 1) {

@@ -54,6 +54,19 @@ static const char *const migrations[] = {
     /* 2: where a permanently redirected URL came from, and the learnt poll interval. */
     "ALTER TABLE sources ADD COLUMN origin_url TEXT;"
     "ALTER TABLE sources ADD COLUMN interval_ms INTEGER NOT NULL DEFAULT 0;",
+    /* 3: alerts held back by throttle, digest or quiet hours, and when each batch (a
+     * notifier, or a rule's alerts to it) last sent a message. sent_as is the alert that
+     * carried a held one out: itself, or the digest it was folded into. */
+    "CREATE TABLE held ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " alert_id TEXT NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,"
+    " notifier TEXT NOT NULL, batch TEXT NOT NULL, release_at INTEGER NOT NULL,"
+    " sent_as TEXT, UNIQUE (alert_id, notifier)) STRICT;"
+    "CREATE INDEX held_open ON held (notifier, batch, sent_as, id);"
+    "CREATE INDEX held_release ON held (sent_as, release_at);"
+    "CREATE TABLE batches ("
+    " notifier TEXT NOT NULL, batch TEXT NOT NULL, last_sent INTEGER NOT NULL,"
+    " PRIMARY KEY (notifier, batch)) STRICT, WITHOUT ROWID;",
 };
 enum { STORE_SCHEMA_VERSION = sizeof migrations / sizeof migrations[0] };
 
@@ -92,6 +105,15 @@ enum stmt_id {
     ST_OUTBOX_DELIVERED,
     ST_OUTBOX_RETRY,
     ST_OUTBOX_DEAD,
+    ST_BATCH_LAST,
+    ST_BATCH_OPEN,
+    ST_BATCH_SENT,
+    ST_HELD_ADD,
+    ST_HELD_DUE,
+    ST_HELD_MEMBERS,
+    ST_HELD_SENT,
+    ST_HELD_NEXT,
+    ST_HELD_PENDING,
     ST_HISTORY,
     ST_PRUNE_ITEMS,
     ST_PRUNE_ALERTS,
@@ -166,18 +188,57 @@ static const struct {
     [ST_OUTBOX_DEAD] = {"give up outbox entry",
                         "UPDATE outbox SET state = 'dead', attempts = attempts + 1,"
                         " last_error = ?2 WHERE id = ?1 AND state = 'pending'"},
-    /* rowid breaks ties between alerts created in the same second: later insert first. */
+    [ST_BATCH_LAST] = {"read batch",
+                       "SELECT last_sent FROM batches WHERE notifier = ?1 AND batch = ?2"},
+    [ST_BATCH_OPEN] = {"read held alerts",
+                       "SELECT MIN(release_at) FROM held"
+                       " WHERE notifier = ?1 AND batch = ?2 AND sent_as IS NULL"},
+    [ST_BATCH_SENT] =
+        {"record batch message",
+         "INSERT INTO batches (notifier, batch, last_sent) VALUES (?1, ?2, ?3)"
+         " ON CONFLICT (notifier, batch) DO UPDATE SET last_sent = excluded.last_sent"},
+    [ST_HELD_ADD] = {"hold alert",
+                     "INSERT INTO held (alert_id, notifier, batch, release_at)"
+                     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (alert_id, notifier) DO NOTHING"},
+    [ST_HELD_DUE] = {"read due batches",
+                     "SELECT notifier, batch, MIN(release_at) FROM held WHERE sent_as IS NULL"
+                     " GROUP BY notifier, batch HAVING MIN(release_at) <= ?1 ORDER BY MIN(id)"},
+    [ST_HELD_MEMBERS] = {"read held alerts",
+                         "SELECT h.id, h.alert_id, a.rule, a.json, a.created"
+                         " FROM held AS h JOIN alerts AS a ON a.id = h.alert_id"
+                         " WHERE h.notifier = ?1 AND h.batch = ?2 AND h.sent_as IS NULL"
+                         " ORDER BY h.id LIMIT ?3"},
+    [ST_HELD_SENT] = {"release held alerts",
+                      "UPDATE held SET sent_as = ?3 WHERE notifier = ?1 AND batch = ?2"
+                      " AND sent_as IS NULL AND id <= ?4"},
+    [ST_HELD_NEXT] = {"read next release",
+                      "SELECT MIN(release_at) FROM held WHERE sent_as IS NULL"},
+    [ST_HELD_PENDING] = {"count held alerts", "SELECT COUNT(*) FROM held WHERE sent_as IS NULL"},
+    /* rowid breaks ties between alerts created in the same second: later insert first.
+     * Held alerts show as "held" (until when) or, once folded into a digest, "folded"
+     * naming the digest; one released alone has its own outbox row instead. */
     [ST_HISTORY] = {"read history",
-                    "SELECT a.id, a.rule, a.source, a.title, a.link, a.created, o.notifier,"
-                    " COALESCE(o.state, 'none'), COALESCE(o.attempts, 0), o.last_error"
-                    " FROM alerts AS a LEFT JOIN outbox AS o ON o.alert_id = a.id"
+                    "SELECT a.id, a.rule, a.source, a.title, a.link, a.created, d.notifier,"
+                    " COALESCE(d.state, 'none'), COALESCE(d.attempts, 0), d.last_error"
+                    " FROM alerts AS a LEFT JOIN ("
+                    "  SELECT alert_id, notifier, state, attempts, last_error, id AS ord"
+                    "  FROM outbox"
+                    "  UNION ALL SELECT alert_id, notifier,"
+                    "  CASE WHEN sent_as IS NULL THEN 'held' ELSE 'folded' END, 0,"
+                    "  CASE WHEN sent_as IS NULL"
+                    "   THEN 'held until ' || datetime(release_at, 'unixepoch', 'localtime')"
+                    "   ELSE 'sent in digest ' || sent_as END, id"
+                    "  FROM held WHERE sent_as IS NULL OR sent_as <> alert_id"
+                    " ) AS d ON d.alert_id = a.id"
                     " WHERE (?1 IS NULL OR a.rule = ?1) AND a.created >= ?2"
-                    " ORDER BY a.created DESC, a.rowid DESC, o.id LIMIT ?3"},
+                    " ORDER BY a.created DESC, a.rowid DESC, d.ord LIMIT ?3"},
     [ST_PRUNE_ITEMS] = {"prune items", "DELETE FROM items WHERE last_seen < ?1"},
     /* Outbox rows go with their alert (ON DELETE CASCADE). */
     [ST_PRUNE_ALERTS] = {"prune alerts", "DELETE FROM alerts WHERE created < ?1 AND NOT EXISTS"
                                          " (SELECT 1 FROM outbox AS o WHERE o.alert_id = alerts.id"
-                                         " AND o.state = 'pending')"},
+                                         " AND o.state = 'pending') AND NOT EXISTS"
+                                         " (SELECT 1 FROM held AS h WHERE h.alert_id = alerts.id"
+                                         " AND h.sent_as IS NULL)"},
 };
 
 struct store {
@@ -277,6 +338,51 @@ static void *grow(void *v, size_t *cap, size_t need, size_t max, size_t elem)
     void *nv = realloc(v, ncap * elem);
     if (nv) *cap = ncap;
     return nv;
+}
+
+/* How collect_rows turns result rows into an array of `size`-byte elements: `read` fills
+ * a zeroed element (returning -1 when out of memory, having freed what it took), `free_rows`
+ * releases an array, and `skip` (NULL: keep all) passes over rows. */
+struct row_kind {
+    size_t size;
+    int (*read)(sqlite3_stmt *st, void *row);
+    void (*free_rows)(void *rows, size_t n);
+    int (*skip)(sqlite3_stmt *st, const void *arg);
+    const void *skip_arg;
+};
+
+/* Step statement `id` (its parameters bound) and read up to `max` rows. Sets *out and *n;
+ * 0, or -1 with the error recorded. */
+static int collect_rows(struct store *s, enum stmt_id id, size_t max, const struct row_kind *k,
+                        void **out, size_t *n)
+{
+    sqlite3_stmt *st = s->st[id];
+    char *v = NULL;
+    size_t cap = 0, len = 0;
+    int rc = SQLITE_DONE;
+    *out = NULL;
+    *n = 0;
+    while (len < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (k->skip && k->skip(st, k->skip_arg)) continue;
+        char *nv = grow(v, &cap, len + 1, max, k->size);
+        if (!nv) break;
+        v = nv;
+        memset(v + len * k->size, 0, k->size);
+        if (k->read(st, v + len * k->size) != 0) break;
+        len++;
+    }
+    if (rc == SQLITE_ROW && len < max) { /* stopped by an allocation */
+        k->free_rows(v, len);
+        return fail_oom(s, id);
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        k->free_rows(v, len);
+        return fail_st(s, id);
+    }
+    done(st);
+    *out = v;
+    *n = len;
+    return 0;
 }
 
 /* ---- opening ---- */
@@ -686,19 +792,43 @@ int store_item_touch(struct store *s, const char *source, const char *item_id, c
 
 /* ---- alerts and the outbox ---- */
 
-static int queue_alert(struct store *s, const char *alert_id, const char *const *notifiers,
-                       size_t n, int64_t now)
+/* Queue one alert for one notifier; a message of a batch also records when it went out. */
+static int queue_one(struct store *s, const char *alert_id, const char *notifier, const char *batch,
+                     int64_t now)
 {
     sqlite3_stmt *st = s->st[ST_OUTBOX_ADD];
+    if (bind_text(st, 1, alert_id) || bind_text(st, 2, notifier) || bind_int(st, 3, now))
+        return fail_st(s, ST_OUTBOX_ADD);
+    if (run(s, ST_OUTBOX_ADD) != 0) return -1;
+    if (!batch) return 0;
+    st = s->st[ST_BATCH_SENT];
+    if (bind_text(st, 1, notifier) || bind_text(st, 2, batch) || bind_int(st, 3, now))
+        return fail_st(s, ST_BATCH_SENT);
+    return run(s, ST_BATCH_SENT);
+}
+
+static int hold_one(struct store *s, const char *alert_id, const struct alert_route *r)
+{
+    sqlite3_stmt *st = s->st[ST_HELD_ADD];
+    if (bind_text(st, 1, alert_id) || bind_text(st, 2, r->notifier) || bind_text(st, 3, r->batch) ||
+        bind_int(st, 4, r->release_at))
+        return fail_st(s, ST_HELD_ADD);
+    return run(s, ST_HELD_ADD);
+}
+
+static int queue_alert(struct store *s, const char *alert_id, const struct alert_route *routes,
+                       size_t n, int64_t now)
+{
     for (size_t i = 0; i < n; i++) {
-        if (!notifiers[i]) {
+        const struct alert_route *r = &routes[i];
+        if (!r->notifier) {
             set_err(s->err, sizeof s->err, "%s: queue alert %s: notifier %zu has no name", s->path,
                     alert_id, i);
             return -1;
         }
-        if (bind_text(st, 1, alert_id) || bind_text(st, 2, notifiers[i]) || bind_int(st, 3, now))
-            return fail_st(s, ST_OUTBOX_ADD);
-        if (run(s, ST_OUTBOX_ADD) != 0) return -1;
+        int rc = r->batch && r->release_at > 0 ? hold_one(s, alert_id, r)
+                                               : queue_one(s, alert_id, r->notifier, r->batch, now);
+        if (rc != 0) return -1;
     }
     return 0;
 }
@@ -721,6 +851,24 @@ int store_alert_add(struct store *s, const char *alert_id, const char *rule, con
                     const char *item_id, const char *title, const char *link, const char *json,
                     const char *const *notifiers, size_t n, int64_t now)
 {
+    struct alert_route *routes = calloc(n + 1, sizeof *routes);
+    if (!routes) {
+        set_err(s->err, sizeof s->err, "%s: add alert: out of memory", s->path);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        routes[i].notifier = notifiers[i];
+    int rc = store_alert_add_routed(s, alert_id, rule, source, item_id, title, link, json, routes,
+                                    n, now);
+    free(routes);
+    return rc;
+}
+
+int store_alert_add_routed(struct store *s, const char *alert_id, const char *rule,
+                           const char *source, const char *item_id, const char *title,
+                           const char *link, const char *json, const struct alert_route *routes,
+                           size_t n, int64_t now)
+{
     if (!alert_id || !rule || !json) {
         set_err(s->err, sizeof s->err, "%s: add alert: missing %s", s->path,
                 !alert_id ? "alert id"
@@ -731,11 +879,16 @@ int store_alert_add(struct store *s, const char *alert_id, const char *rule, con
     int own;
     if (op_begin(s, &own) != 0) return -1;
     int added = insert_alert(s, alert_id, rule, source, item_id, title, link, json, now);
-    if (added < 0 || (added == 1 && queue_alert(s, alert_id, notifiers, n, now) != 0))
+    if (added < 0 || (added == 1 && queue_alert(s, alert_id, routes, n, now) != 0))
         return op_abort(s, own);
     if (op_commit(s, own) != 0) return -1;
     return added;
 }
+
+struct busy_list {
+    const char *const *names;
+    size_t n;
+};
 
 static int in_list(const char *name, const char *const *list, size_t n)
 {
@@ -755,10 +908,10 @@ static void entry_clear(struct outbox_entry *e)
     memset(e, 0, sizeof *e);
 }
 
-static int read_entry(sqlite3_stmt *st, struct outbox_entry *e)
+static int read_entry(sqlite3_stmt *st, void *row)
 {
+    struct outbox_entry *e = row;
     int oom = 0;
-    memset(e, 0, sizeof *e);
     e->id = sqlite3_column_int64(st, 0);
     e->alert_id = col_text(st, 1, &oom);
     e->notifier = col_text(st, 2, &oom);
@@ -775,37 +928,32 @@ static int read_entry(sqlite3_stmt *st, struct outbox_entry *e)
     return 0;
 }
 
+static void free_entries(void *rows, size_t n)
+{
+    outbox_entries_free(rows, n);
+}
+
+/* A head whose notifier is already delivering waits. */
+static int notifier_busy(sqlite3_stmt *st, const void *arg)
+{
+    const struct busy_list *b = arg;
+    const char *notifier = (const char *)sqlite3_column_text(st, 2);
+    return notifier && in_list(notifier, b->names, b->n);
+}
+
 int store_outbox_due(struct store *s, int64_t now, const char *const *busy, size_t nbusy,
                      size_t max, struct outbox_entry **out, size_t *n)
 {
-    sqlite3_stmt *st = s->st[ST_OUTBOX_DUE];
-    struct outbox_entry *v = NULL;
-    size_t cap = 0, len = 0;
-    int rc = SQLITE_DONE;
+    struct busy_list b = {busy, nbusy};
+    const struct row_kind k = {sizeof **out, read_entry, free_entries, notifier_busy, &b};
     *out = NULL;
     *n = 0;
     if (max == 0) return 0;
-    if (bind_int(st, 1, now) != SQLITE_OK) return fail_st(s, ST_OUTBOX_DUE);
-    while (len < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *notifier = (const char *)sqlite3_column_text(st, 2);
-        if (notifier && in_list(notifier, busy, nbusy)) continue;
-        struct outbox_entry *nv = grow(v, &cap, len + 1, max, sizeof *v);
-        if (!nv) goto oom;
-        v = nv;
-        if (read_entry(st, &v[len]) != 0) goto oom;
-        len++;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        outbox_entries_free(v, len);
-        return fail_st(s, ST_OUTBOX_DUE);
-    }
-    done(st);
-    *out = v;
-    *n = len;
-    return 0;
-oom:
-    outbox_entries_free(v, len);
-    return fail_oom(s, ST_OUTBOX_DUE);
+    if (bind_int(s->st[ST_OUTBOX_DUE], 1, now) != SQLITE_OK) return fail_st(s, ST_OUTBOX_DUE);
+    void *rows = NULL;
+    int rc = collect_rows(s, ST_OUTBOX_DUE, max, &k, &rows, n);
+    *out = rows;
+    return rc;
 }
 
 void outbox_entries_free(struct outbox_entry *v, size_t n)
@@ -878,6 +1026,156 @@ int store_outbox_dead(struct store *s, int64_t id, const char *error)
     return update_entry(s, ST_OUTBOX_DEAD, id);
 }
 
+/* ---- held alerts: throttle, digest, quiet hours ---- */
+
+/* Bind (notifier, batch) to the first two parameters of statement `id`. */
+static int bind_batch(struct store *s, enum stmt_id id, const char *notifier, const char *batch)
+{
+    if (bind_text(s->st[id], 1, notifier) || bind_text(s->st[id], 2, batch)) return fail_st(s, id);
+    return 0;
+}
+
+/* A one-integer query on a bound statement: the value, 0 when NULL or no row; -1 error
+ * (then *val is untouched). */
+static int step_int(struct store *s, enum stmt_id id, int64_t *val)
+{
+    int rc = sqlite3_step(s->st[id]);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail_st(s, id);
+    *val = rc == SQLITE_ROW ? sqlite3_column_int64(s->st[id], 0) : 0;
+    done(s->st[id]);
+    return 0;
+}
+
+int store_batch_state(struct store *s, const char *notifier, const char *batch, int64_t *last_sent,
+                      int64_t *open_release)
+{
+    if (bind_batch(s, ST_BATCH_LAST, notifier, batch) || step_int(s, ST_BATCH_LAST, last_sent))
+        return -1;
+    if (bind_batch(s, ST_BATCH_OPEN, notifier, batch) || step_int(s, ST_BATCH_OPEN, open_release))
+        return -1;
+    return 0;
+}
+
+int store_outbox_queue(struct store *s, const char *alert_id, const char *notifier,
+                       const char *batch, int64_t now)
+{
+    return queue_one(s, alert_id, notifier, batch, now);
+}
+
+static int read_batch(sqlite3_stmt *st, void *row)
+{
+    struct held_batch *b = row;
+    int oom = 0;
+    b->notifier = col_text(st, 0, &oom);
+    b->batch = col_text(st, 1, &oom);
+    b->release_at = sqlite3_column_int64(st, 2);
+    if (!oom) return 0;
+    free(b->notifier);
+    free(b->batch);
+    return -1;
+}
+
+static void free_batches(void *rows, size_t n)
+{
+    held_batches_free(rows, n);
+}
+
+int store_held_due(struct store *s, int64_t now, size_t max, struct held_batch **out, size_t *n)
+{
+    const struct row_kind k = {sizeof **out, read_batch, free_batches, NULL, NULL};
+    *out = NULL;
+    *n = 0;
+    if (max == 0) return 0;
+    if (bind_int(s->st[ST_HELD_DUE], 1, now) != SQLITE_OK) return fail_st(s, ST_HELD_DUE);
+    void *rows = NULL;
+    int rc = collect_rows(s, ST_HELD_DUE, max, &k, &rows, n);
+    *out = rows;
+    return rc;
+}
+
+void held_batches_free(struct held_batch *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].notifier);
+        free(v[i].batch);
+    }
+    free(v);
+}
+
+static int read_member(sqlite3_stmt *st, void *row)
+{
+    struct held_member *m = row;
+    int oom = 0;
+    m->id = sqlite3_column_int64(st, 0);
+    m->alert_id = col_text(st, 1, &oom);
+    m->rule = col_text(st, 2, &oom);
+    m->json = col_text(st, 3, &oom);
+    m->created = sqlite3_column_int64(st, 4);
+    if (!oom) return 0;
+    free(m->alert_id);
+    free(m->rule);
+    free(m->json);
+    return -1;
+}
+
+static void free_members(void *rows, size_t n)
+{
+    held_members_free(rows, n);
+}
+
+int store_held_members(struct store *s, const char *notifier, const char *batch, size_t max,
+                       struct held_member **out, size_t *n)
+{
+    const struct row_kind k = {sizeof **out, read_member, free_members, NULL, NULL};
+    *out = NULL;
+    *n = 0;
+    if (max == 0) return 0;
+    if (bind_batch(s, ST_HELD_MEMBERS, notifier, batch) != 0) return -1;
+    if (bind_int(s->st[ST_HELD_MEMBERS], 3, (int64_t)max) != SQLITE_OK)
+        return fail_st(s, ST_HELD_MEMBERS);
+    void *rows = NULL;
+    int rc = collect_rows(s, ST_HELD_MEMBERS, max, &k, &rows, n);
+    *out = rows;
+    return rc;
+}
+
+void held_members_free(struct held_member *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].alert_id);
+        free(v[i].rule);
+        free(v[i].json);
+    }
+    free(v);
+}
+
+int store_held_mark(struct store *s, const char *notifier, const char *batch, int64_t upto_id,
+                    const char *sent_as)
+{
+    sqlite3_stmt *st = s->st[ST_HELD_SENT];
+    if (bind_batch(s, ST_HELD_SENT, notifier, batch) != 0) return -1;
+    if (bind_text(st, 3, sent_as) || bind_int(st, 4, upto_id)) return fail_st(s, ST_HELD_SENT);
+    return run(s, ST_HELD_SENT);
+}
+
+int store_held_next(struct store *s, int64_t *when)
+{
+    int64_t v = 0;
+    int isnull = 1;
+    if (query_int(s, ST_HELD_NEXT, &v, &isnull) < 0) return -1;
+    if (isnull) return 0;
+    *when = v;
+    return 1;
+}
+
+long store_held_pending(struct store *s)
+{
+    int64_t v = 0;
+    int isnull = 1;
+    if (query_int(s, ST_HELD_PENDING, &v, &isnull) < 0) return -1;
+    return (long)v;
+}
+
 /* ---- history and pruning ---- */
 
 static void history_clear(struct history_entry *h)
@@ -893,10 +1191,10 @@ static void history_clear(struct history_entry *h)
     memset(h, 0, sizeof *h);
 }
 
-static int read_history(sqlite3_stmt *st, struct history_entry *h)
+static int read_history(sqlite3_stmt *st, void *row)
 {
+    struct history_entry *h = row;
     int oom = 0;
-    memset(h, 0, sizeof *h);
     h->alert_id = col_text(st, 0, &oom);
     h->rule = col_text(st, 1, &oom);
     h->source = col_text(st, 2, &oom);
@@ -914,37 +1212,26 @@ static int read_history(sqlite3_stmt *st, struct history_entry *h)
     return 0;
 }
 
+static void free_history(void *rows, size_t n)
+{
+    history_entries_free(rows, n);
+}
+
 int store_history(struct store *s, const char *rule, int64_t since, size_t max,
                   struct history_entry **out, size_t *n)
 {
+    const struct row_kind k = {sizeof **out, read_history, free_history, NULL, NULL};
     sqlite3_stmt *st = s->st[ST_HISTORY];
-    struct history_entry *v = NULL;
-    size_t cap = 0, len = 0;
-    int rc;
     *out = NULL;
     *n = 0;
     if (max == 0) return 0;
     int64_t limit = max > (size_t)INT64_MAX ? INT64_MAX : (int64_t)max;
     if (bind_text(st, 1, rule) || bind_int(st, 2, since) || bind_int(st, 3, limit))
         return fail_st(s, ST_HISTORY);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct history_entry *nv = grow(v, &cap, len + 1, max, sizeof *v);
-        if (!nv) goto oom;
-        v = nv;
-        if (read_history(st, &v[len]) != 0) goto oom;
-        len++;
-    }
-    if (rc != SQLITE_DONE) {
-        history_entries_free(v, len);
-        return fail_st(s, ST_HISTORY);
-    }
-    done(st);
-    *out = v;
-    *n = len;
-    return 0;
-oom:
-    history_entries_free(v, len);
-    return fail_oom(s, ST_HISTORY);
+    void *rows = NULL;
+    int rc = collect_rows(s, ST_HISTORY, max, &k, &rows, n);
+    *out = rows;
+    return rc;
 }
 
 void history_entries_free(struct history_entry *v, size_t n)

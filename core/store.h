@@ -53,7 +53,7 @@ struct history_entry {
     char *link;
     int64_t created;
     char *notifier; /* NULL when the alert was queued for no notifier */
-    char *state;    /* "pending", "delivered", "dead", or "none" (no notifier) */
+    char *state; /* "pending", "delivered", "dead", "held", "folded" (into a digest), or "none" */
     int attempts;
     char *last_error;
 };
@@ -105,6 +105,56 @@ int store_item_mark(struct store *s, const char *source, const char *item_id, co
 int store_alert_add(struct store *s, const char *alert_id, const char *rule, const char *source,
                     const char *item_id, const char *title, const char *link, const char *json,
                     const char *const *notifiers, size_t n, int64_t now);
+
+/* Where a new alert goes for one notifier: queued now (batch NULL, or release_at 0: a
+ * batch's message going out now, which records the batch's last send), or held in `batch`
+ * until `release_at` (seconds). */
+struct alert_route {
+    const char *notifier;
+    const char *batch;
+    int64_t release_at;
+};
+/* store_alert_add with a route per notifier (see struct alert_route). */
+int store_alert_add_routed(struct store *s, const char *alert_id, const char *rule,
+                           const char *source, const char *item_id, const char *title,
+                           const char *link, const char *json, const struct alert_route *routes,
+                           size_t n, int64_t now);
+/* Queue an existing alert for `notifier` (once); a batch's message also records the send. */
+int store_outbox_queue(struct store *s, const char *alert_id, const char *notifier,
+                       const char *batch, int64_t now);
+
+/* A batch of held alerts whose release time has come. */
+struct held_batch {
+    char *notifier;
+    char *batch;
+    int64_t release_at;
+};
+/* One held alert of a batch, in the order it arrived. */
+struct held_member {
+    int64_t id; /* its row: store_held_mark releases up to here */
+    char *alert_id;
+    char *rule;
+    char *json;
+    int64_t created;
+};
+/* When (notifier, batch) last sent a message (0: never) and the release time of its held
+ * alerts (0: none held). */
+int store_batch_state(struct store *s, const char *notifier, const char *batch, int64_t *last_sent,
+                      int64_t *open_release);
+/* Batches with held alerts due at `now`, oldest first, at most `max`. */
+int store_held_due(struct store *s, int64_t now, size_t max, struct held_batch **out, size_t *n);
+void held_batches_free(struct held_batch *v, size_t n);
+/* The first `max` held alerts of a batch, in arrival order. */
+int store_held_members(struct store *s, const char *notifier, const char *batch, size_t max,
+                       struct held_member **out, size_t *n);
+void held_members_free(struct held_member *v, size_t n);
+/* Mark the batch's held alerts up to row `upto_id` as sent in alert `sent_as`. */
+int store_held_mark(struct store *s, const char *notifier, const char *batch, int64_t upto_id,
+                    const char *sent_as);
+/* Earliest release time of any held alert: 1 and *when, 0 when none, -1 error. */
+int store_held_next(struct store *s, int64_t *when);
+/* Number of alerts held (not yet released), -1 error. */
+long store_held_pending(struct store *s);
 
 /* The oldest pending entry of each notifier whose next_attempt <= now, at most `max`,
  * skipping the notifiers named in busy[0..nbusy) (already delivering). Order of delivery per

@@ -30,6 +30,9 @@
 ---@field retry_min? herald.duration first retry delay (10s)
 ---@field retry_max? herald.duration back-off cap (1h)
 ---@field give_up_after? herald.duration after this an undeliverable alert is kept as dead (7d)
+---@field throttle? herald.duration at most one message per window; the rest folded into the next
+---@field digest? herald.duration collect alerts over this window into one message
+---@field quiet? string quiet hours, local time "HH:MM-HH:MM" (e.g. "22:00-07:00"): held, then one digest
 ---@field format? string stdout: "text"|"json"; webhook: "json"|"slack"|"discord"|"ntfy"|"text"
 ---@field path? string file: the JSON Lines file
 ---@field fsync? boolean file: fsync after each line (true)
@@ -46,6 +49,9 @@
 ---@field lang? string language the query is stemmed in ("en")
 ---@field stem? boolean false: compare whole words only
 ---@field budget? integer VM instructions one match call may run (5,000,000)
+---@field throttle? herald.duration at most one message per window for this rule (overrides the notifier's)
+---@field digest? herald.duration collect this rule's alerts over a window into one message
+---@field quiet? string this rule's quiet hours, local time "HH:MM-HH:MM"
 ---@field name? string the name, in the single-table form
 
 ---@class herald.ExpectSpec

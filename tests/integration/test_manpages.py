@@ -67,11 +67,12 @@ def sections(src, macro):
 
 
 def tags(src):
-    """The first word of every .TP tag (the line after .TP), un-roffed."""
+    """The first word of every .TP tag (the line after .TP, or .TQ for a further tag of the
+    same paragraph), un-roffed."""
     lines = src.split("\n")
     found = []
     for i, line in enumerate(lines):
-        if line.startswith(".TP") and i + 1 < len(lines):
+        if line.startswith((".TP", ".TQ")) and i + 1 < len(lines):
             words = unroff(lines[i + 1]).split()
             if words:
                 found.append(words[0].rstrip(","))

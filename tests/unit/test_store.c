@@ -129,10 +129,10 @@ TEST(wal_and_schema_on_disk)
     sqlite3_finalize(st);
     sqlite3_close(db);
     CHECK(wal);
-    CHECK_INT(raw_int(&t, "PRAGMA user_version"), 2);
+    CHECK_INT(raw_int(&t, "PRAGMA user_version"), 3);
     CHECK_INT(raw_int(&t, "SELECT COUNT(*) FROM sqlite_schema WHERE name IN "
-                          "('sources','items','alerts','outbox','outbox_queue')"),
-              5);
+                          "('sources','items','alerts','outbox','outbox_queue','held','batches')"),
+              7);
     tmp_remove(t.dir);
 }
 
@@ -426,6 +426,99 @@ TEST(history_filters_and_order)
     tmp_remove(t.dir);
 }
 
+/* Add alert `id` held for notifier "a" in batch "b" until `release`. */
+static int add_held(struct store *s, const char *id, int64_t release, int64_t now)
+{
+    char json[128];
+    snprintf(json, sizeof json, "{\"id\":\"%s\"}", id);
+    struct alert_route r = {"a", "b", release};
+    return store_alert_add_routed(s, id, "r", "src", id, "T", NULL, json, &r, 1, now);
+}
+
+TEST(held_alerts_batch_release_and_history)
+{
+    struct tmp t = {0};
+    struct store *s = open_fresh(&t);
+    CHECK(s != NULL);
+    int64_t last = -1, open = -1;
+    CHECK_INT(store_batch_state(s, "a", "b", &last, &open), 0);
+    CHECK_INT(last, 0);
+    CHECK_INT(open, 0);
+    /* A batch's message going out now is queued and remembered as the last send. */
+    struct alert_route now_route = {"a", "b", 0};
+    CHECK_INT(
+        store_alert_add_routed(s, "m0", "r", "src", "m0", "T", NULL, "{}", &now_route, 1, 100), 1);
+    CHECK_INT(store_outbox_pending(s), 1);
+    CHECK_INT(store_batch_state(s, "a", "b", &last, &open), 0);
+    CHECK_INT(last, 100);
+    CHECK_INT(open, 0);
+    CHECK_INT(add_held(s, "m1", 1900, 110), 1);
+    CHECK_INT(add_held(s, "m2", 1900, 120), 1);
+    CHECK_INT(add_held(s, "m2", 1900, 120), 0); /* the same alert again: nothing new */
+    CHECK_INT(store_outbox_pending(s), 1);
+    CHECK_INT(store_held_pending(s), 2);
+    CHECK_INT(store_batch_state(s, "a", "b", &last, &open), 0);
+    CHECK_INT(open, 1900);
+    int64_t when = 0;
+    CHECK_INT(store_held_next(s, &when), 1);
+    CHECK_INT(when, 1900);
+    struct held_batch *v = NULL;
+    size_t n = 9;
+    CHECK_INT(store_held_due(s, 1899, 10, &v, &n), 0);
+    CHECK_INT((int)n, 0);
+    CHECK_INT(store_held_due(s, 1900, 10, &v, &n), 0);
+    CHECK_INT((int)n, 1);
+    int due_ok = n == 1 && strcmp(v[0].notifier, "a") == 0 && strcmp(v[0].batch, "b") == 0;
+    held_batches_free(v, n);
+    CHECK(due_ok);
+    struct held_member *m = NULL;
+    CHECK_INT(store_held_members(s, "a", "b", 1, &m, &n), 0); /* capped at 1 */
+    CHECK_INT((int)n, 1);
+    int64_t first = n ? m[0].id : 0;
+    int mem_ok = n == 1 && strcmp(m[0].alert_id, "m1") == 0 && strcmp(m[0].rule, "r") == 0;
+    held_members_free(m, n);
+    CHECK(mem_ok);
+    char buf[512];
+    hist_str(s, NULL, 0, 100, buf, sizeof buf);
+    CHECK_STR(buf, "m2/a/held m1/a/held m0/a/pending");
+    /* Release the first alone, then fold the rest into digest "dg". */
+    CHECK_INT(store_begin(s), 0);
+    CHECK_INT(store_outbox_queue(s, "m1", "a", "b", 1900), 0);
+    CHECK_INT(store_held_mark(s, "a", "b", first, "m1"), 0);
+    CHECK_INT(store_commit(s), 0);
+    CHECK_INT(store_held_pending(s), 1);
+    CHECK_INT(store_batch_state(s, "a", "b", &last, &open), 0);
+    CHECK_INT(last, 1900);
+    CHECK_INT(open, 1900);
+    CHECK_INT(store_held_mark(s, "a", "b", 1000000, "dg"), 0);
+    CHECK_INT(store_held_pending(s), 0);
+    CHECK_INT(store_held_next(s, &when), 0);
+    hist_str(s, NULL, 0, 100, buf, sizeof buf);
+    CHECK_STR(buf, "m2/a/folded m1/a/pending m0/a/pending");
+    struct history_entry *h = NULL;
+    CHECK_INT(store_history(s, NULL, 0, 1, &h, &n), 0);
+    int why_ok = n == 1 && h[0].last_error && strcmp(h[0].last_error, "sent in digest dg") == 0;
+    history_entries_free(h, n);
+    CHECK(why_ok);
+    store_close(s);
+    tmp_remove(t.dir);
+}
+
+TEST(prune_keeps_held_alerts)
+{
+    struct tmp t = {0};
+    struct store *s = open_fresh(&t);
+    CHECK(s != NULL);
+    CHECK_INT(add_held(s, "old", 5000, 100), 1);
+    CHECK_INT(store_prune(s, 0, 4000), 0); /* old, but still waiting to go out */
+    CHECK_INT(store_held_pending(s), 1);
+    CHECK_INT(store_held_mark(s, "a", "b", 1000000, "old"), 0);
+    CHECK_INT(store_prune(s, 0, 4000), 1);
+    CHECK_INT(raw_int(&t, "SELECT COUNT(*) FROM held"), 0);
+    store_close(s);
+    tmp_remove(t.dir);
+}
+
 TEST(prune_finished_alerts_only)
 {
     struct tmp t = {0};
@@ -662,6 +755,8 @@ int main(void)
     RUN(due_heads_busy_and_next_attempt);
     RUN(order_kept_across_retries_and_dead_moves_on);
     RUN(history_filters_and_order);
+    RUN(held_alerts_batch_release_and_history);
+    RUN(prune_keeps_held_alerts);
     RUN(prune_finished_alerts_only);
     RUN(rollback_discards_mark_and_alert);
     RUN(killed_before_commit_leaves_nothing);
