@@ -8,6 +8,9 @@ require "herald.concepts" -- @withdrawal: withdraw*, pull out, removal, leave, e
 
 herald.rule "iraq-withdrawal" {
   query = '(troop* NEAR/8 @withdrawal) AND Iraq',
+  -- A big story is covered by every outlet within the hour: the first article alerts at
+  -- once, the ones after it come folded into one message per half hour.
+  throttle = "30m",
 }
 
 herald.rule "soleimani" {
