@@ -6,10 +6,12 @@
 #include "cli.h"
 
 #include "control.h"
+#include "store.h"
 #include "util.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +22,9 @@
 
 enum { MAX_ANSWER = 16 << 20, IO_TIMEOUT_S = 30 };
 
-/* Send `req` to the daemon and return its parsed answer, or NULL with a message printed. */
-static json_t *ask(const char *path, json_t *req)
+/* Send `req` to the daemon and return its parsed answer, or NULL with a message printed.
+ * When no daemon listens and `absent` is given, *absent is set and nothing is printed. */
+static json_t *ask(const char *path, json_t *req, int *absent)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof sa.sun_path) {
@@ -35,8 +38,12 @@ static json_t *ask(const char *path, json_t *req)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        fprintf(stderr, "herald: no herald is running on %s (%s); start one with 'herald run'\n",
-                path, strerror(errno));
+        if (absent && (errno == ENOENT || errno == ECONNREFUSED))
+            *absent = 1;
+        else
+            fprintf(stderr,
+                    "herald: no herald is running on %s (%s); start one with 'herald run'\n", path,
+                    strerror(errno));
         close(fd);
         return NULL;
     }
@@ -140,8 +147,11 @@ static void print_history(json_t *d)
                str(a, "notifier"), str(a, "state"),
                (long long)json_integer_value(json_object_get(a, "attempts")), str(a, "title"));
         const char *err = json_string_value(json_object_get(a, "last_error"));
-        if (err && strcmp(str(a, "state"), "delivered") != 0)
-            printf("%46s last error: %s\n", "", err);
+        const char *state = str(a, "state");
+        /* Held and folded alerts carry a note (until when, which digest), not an error. */
+        int note = strcmp(state, "held") == 0 || strcmp(state, "folded") == 0;
+        if (err && strcmp(state, "delivered") != 0)
+            printf("%46s %s: %s\n", "", note ? "note" : "last error", err);
     }
 }
 
@@ -188,6 +198,33 @@ static int print_answer(const char *cmd, json_t *d, int json)
     return 0;
 }
 
+/* `history` with no daemon running: read the store in `state` directly (SQLite in WAL
+ * mode lets a reader in at any time), so a cron user of `fetch --once` has it too. */
+static json_t *history_offline(const char *state, json_t *req, const char *sock)
+{
+    char db[PATH_MAX];
+    snprintf(db, sizeof db, "%s/herald.db", state);
+    if (access(db, R_OK) != 0) {
+        fprintf(stderr,
+                "herald: no herald is running on %s and there is no store at %s; start one with "
+                "'herald run', or name the state directory with --state\n",
+                sock, db);
+        return NULL;
+    }
+    struct store *s = NULL;
+    char err[PATH_MAX + 256];
+    if (store_open(state, &s, err, sizeof err) != 0) {
+        fprintf(stderr, "herald: %s\n", err);
+        return NULL;
+    }
+    json_int_t limit = json_integer_value(json_object_get(req, "limit"));
+    json_t *d = control_history_doc(s, json_string_value(json_object_get(req, "rule")),
+                                    json_integer_value(json_object_get(req, "since")),
+                                    limit > 0 ? (size_t)limit : 50);
+    store_close(s);
+    return d;
+}
+
 int cli_control(const struct cli_control_opts *o)
 {
     json_t *req = json_pack("{s:s}", "cmd", o->cmd);
@@ -201,7 +238,9 @@ int cli_control(const struct cli_control_opts *o)
     if (o->limit > 0) json_object_set_new(req, "limit", json_integer(o->limit));
     char *state = o->state_dir ? strdup(o->state_dir) : xdg_state_dir();
     char *path = control_socket_path(o->socket_path, state);
-    json_t *d = ask(path, req);
+    int absent = 0, offline = strcmp(o->cmd, "history") == 0;
+    json_t *d = ask(path, req, offline ? &absent : NULL);
+    if (!d && absent) d = history_offline(state, req, path);
     free(path);
     free(state);
     json_decref(req);

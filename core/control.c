@@ -175,10 +175,15 @@ static json_t *do_history(struct herald *h, json_t *req)
     const char *rule = json_string_value(json_object_get(req, "rule"));
     json_int_t since = json_integer_value(json_object_get(req, "since"));
     json_int_t limit = json_integer_value(json_object_get(req, "limit"));
+    return control_history_doc(h->store, rule, (int64_t)since, limit > 0 ? (size_t)limit : 50);
+}
+
+json_t *control_history_doc(struct store *s, const char *rule, int64_t since, size_t limit)
+{
     struct history_entry *v = NULL;
     size_t n = 0;
-    if (store_history(h->store, rule, (int64_t)since, limit > 0 ? (size_t)limit : 50, &v, &n) != 0)
-        return error_doc("store: %s", store_errmsg(h->store));
+    if (store_history(s, rule, since, limit, &v, &n) != 0)
+        return error_doc("store: %s", store_errmsg(s));
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         const struct history_entry *e = &v[i];

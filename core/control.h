@@ -7,9 +7,12 @@
 #ifndef HERALD_CONTROL_H
 #define HERALD_CONTROL_H
 
+#include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct herald;
+struct store;
 
 /* The socket path: `explicit` if given, else $XDG_RUNTIME_DIR/herald/control.sock, else
  * <state dir>/control.sock. malloc'd. */
@@ -19,5 +22,9 @@ char *control_socket_path(const char *explicit, const char *state_dir);
 int control_start(struct herald *h, char *err, size_t errlen);
 /* Stop listening and remove the socket file. */
 void control_close(struct herald *h);
+
+/* The answer to `history` from store `s`: the latest `limit` alerts (of `rule`, NULL for
+ * all, created at or after `since`) with their delivery states. New reference. */
+json_t *control_history_doc(struct store *s, const char *rule, int64_t since, size_t limit);
 
 #endif

@@ -86,6 +86,14 @@ def rule_throttle_sends_one_then_folds_the_rest():
         check_in("held for 30m (throttled)", r.stderr, "the log says why")
         check_in("2 held", r.stderr, "the summary counts what waits")
         check_eq(w.held_states(), [("Iraq story 2", 1), ("Iraq story 3", 1)], "two held")
+        # No daemon runs: `herald history` reads the store itself.
+        h = run(["history", "--state", w.state, "--socket", os.path.join(w.d.path, "no.sock"),
+                 "--json"], env={"TZ": "UTC"})
+        check_eq(h.returncode, 0, "history without a daemon; stderr:\n" + h.stderr)
+        states = [(a["title"], a["state"], a["last_error"]) for a in json.loads(h.stdout)["alerts"]]
+        check_eq(states, [("Iraq story 3", "held", "held until 2026-01-10 12:30:00"),
+                          ("Iraq story 2", "held", "held until 2026-01-10 12:30:00"),
+                          ("Iraq story 1", "delivered", None)], "history states")
 
         w.items([item(1), item(2), item(3), item(4)])
         w.at(T0 + 10 * MIN)  # inside the window: a new alert joins, nothing is sent
