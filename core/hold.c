@@ -112,7 +112,9 @@ int64_t hold_release_time(const struct hold_policy *p, const struct hold_state *
     if (s->open_release > 0) return s->open_release;
     int64_t r = now;
     if (p->throttle_ms > 0 && s->last_sent > 0) {
-        int64_t next = s->last_sent + (p->throttle_ms + 999) / 1000;
+        /* A clock stepped back must not hold alerts for the size of the step. */
+        int64_t last = s->last_sent > now ? now : s->last_sent;
+        int64_t next = last + (p->throttle_ms + 999) / 1000;
         if (next > r) r = next;
     }
     if (p->digest_ms > 0 && now + (p->digest_ms + 999) / 1000 > r)

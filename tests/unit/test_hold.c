@@ -77,6 +77,8 @@ TEST(throttle_one_message_per_window)
     st.open_release = 0;
     CHECK_INT(hold_release_time(&p, &st, NOON + 30 * MIN), 0); /* window over */
     CHECK_INT(hold_release_time(&p, &st, NOON + 2 * HOUR), 0);
+    /* The clock stepped back a day after the last send: one window from now, not a day. */
+    CHECK_INT(hold_release_time(&p, &st, NOON - 24 * HOUR), NOON - 24 * HOUR + 30 * MIN);
 }
 
 TEST(digest_collects_over_a_window)
