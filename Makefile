@@ -17,9 +17,12 @@ BUILD ?= build
 CC ?= cc
 
 # Debian packages the build and the test suite need. `make deps` installs the missing ones.
+# The desktop notifier's test runs a real desktop: Xvfb, a D-Bus session bus (dbus-daemon,
+# dbus-send), dunst (dunstctl uses busctl from systemd) and ImageMagick's `import` screenshots.
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libuv1-dev libcurl4-openssl-dev \
 	libxml2-dev libsqlite3-dev libjansson-dev libutf8proc-dev libstemmer-dev libpcre2-dev \
-	libssl-dev libsystemd-dev libxml2-utils python3 python3-aiosmtpd
+	libssl-dev libsystemd-dev libxml2-utils python3 python3-aiosmtpd \
+	xvfb dbus-daemon dbus-bin dunst systemd imagemagick
 PKGS := lua5.4 libuv libcurl libxml-2.0 sqlite3 jansson libutf8proc libpcre2-8 libcrypto libsystemd
 
 ifeq ($(V),1)

@@ -6,6 +6,7 @@
  */
 #include "herald.h"
 
+#include "host_io.h"
 #include "util.h"
 
 #include <stdarg.h>
@@ -60,7 +61,8 @@ static int host_http_request(void *ctx, const struct herald_http_request *req, h
     fr.method = req->method ? req->method : "POST";
     fr.headers = req->headers;
     fr.n_headers = req->n_headers;
-    fr.body = req->body ? req->body : "";
+    /* A body makes curl POST, so a GET (a Lua notifier's herald.http.request) goes without. */
+    fr.body = req->body ? req->body : strcmp(fr.method, "GET") == 0 ? NULL : "";
     fr.body_len = req->body ? req->body_len : 0;
     fr.timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 15000;
     fr.max_bytes = 1 << 20;
@@ -138,6 +140,13 @@ void notifiers_host_init(struct herald *h)
     t->opt_list_count = opts_list_count;
     t->opt_list_at = opts_list_at;
     t->spawn = host_spawn;
+    t->watch_fd = host_io_watch_fd;
+    t->watch_update = host_io_watch_update;
+    t->watch_close = host_io_watch_close;
+    t->timer_new = host_io_timer_new;
+    t->timer_start = host_io_timer_start;
+    t->timer_stop = host_io_timer_stop;
+    t->timer_close = host_io_timer_close;
 }
 
 /* ---- instances ------------------------------------------------------------------- */

@@ -25,7 +25,7 @@ extern "C" {
 
 #define HERALD_ABI_MAJOR 1
 #define HERALD_ABI_MINOR 0
-#define HERALD_HOST_VERSION 3
+#define HERALD_HOST_VERSION 4
 
 /* The symbol every plugin exports. */
 #define HERALD_PLUGIN_SYMBOL "herald_plugin"
@@ -175,6 +175,21 @@ struct herald_spawn_result {
 
 typedef void (*herald_spawn_cb)(void *arg, const struct herald_spawn_result *r);
 
+/* Events of a watched file descriptor (host version 4). */
+enum herald_io_event {
+    HERALD_IO_READ = 1,  /* readable (POLLIN) */
+    HERALD_IO_WRITE = 2, /* writable (POLLOUT) */
+    HERALD_IO_ERROR = 4, /* only passed to the callback: polling the descriptor failed */
+};
+
+/* Opaque handles of the host's loop (host version 4): a file descriptor watch and a timer. */
+struct herald_watch;
+struct herald_timer;
+
+/* `events` are the HERALD_IO_* bits that are ready. */
+typedef void (*herald_watch_cb)(void *arg, int events);
+typedef void (*herald_timer_cb)(void *arg);
+
 /* What the daemon offers a plugin. Check `version`/`struct_size` before using later fields. */
 struct herald_host {
     uint32_t version;
@@ -214,6 +229,25 @@ struct herald_host {
      * after the program and its pipes are gone, unless this returns non-zero. A program that
      * cannot be started is reported through `cb` with `error` set. */
     int (*spawn)(void *ctx, const struct herald_spawn *s, herald_spawn_cb cb, void *arg);
+
+    /* Version 4: run a library that owns a file descriptor (sd-bus, …) on the daemon's loop.
+     * Watch `fd` for `events` (HERALD_IO_READ|WRITE; 0 watches nothing yet); `cb` runs on the
+     * loop thread with the ready events. NULL when it cannot (or herald is stopping). Watches
+     * and timers never keep the daemon running; close each one at the latest in fini. */
+    struct herald_watch *(*watch_fd)(void *ctx, int fd, int events, herald_watch_cb cb, void *arg);
+    /* Change the events a watch waits for (0: pause it). 0, or -1. */
+    int (*watch_update)(struct herald_watch *w, int events);
+    /* Stop and release a watch (NULL is ignored): its callback never runs again, even when this
+     * is called from inside it. The descriptor stays open; close it afterwards. */
+    void (*watch_close)(struct herald_watch *w);
+    /* A one-shot timer calling cb(arg) on the loop thread once armed; NULL when it cannot. */
+    struct herald_timer *(*timer_new)(void *ctx, herald_timer_cb cb, void *arg);
+    /* Arm (or re-arm, replacing the earlier deadline) to fire once, `ms` from now. 0, or -1. */
+    int (*timer_start)(struct herald_timer *t, uint64_t ms);
+    /* Disarm; the callback does not run until the timer is started again. */
+    void (*timer_stop)(struct herald_timer *t);
+    /* Stop and release a timer (NULL is ignored); its callback never runs again. */
+    void (*timer_close)(struct herald_timer *t);
 };
 
 /* The one struct a plugin exports as `herald_plugin`. */
