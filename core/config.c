@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include "log.h"
+#include "lua_notifier.h"
 #include "util.h"
 
 #include <errno.h>
@@ -257,11 +258,24 @@ static void claim_name(lua_State *L, const char *what, const char *name)
  */
 typedef void (*declare_fn)(lua_State *L, struct loader *ld, const char *name);
 
+/* The loader behind a declaration function, or a Lua error once the config has loaded:
+ * the loader lives on config_load's stack, and a rule's match or a notifier type's send
+ * calling herald.rule later must get an error, not a dangling pointer. */
+static struct loader *live_loader(lua_State *L, const char *what)
+{
+    void *ld = lua_touserdata(L, lua_upvalueindex(1));
+    lua_getfield(L, LUA_REGISTRYINDEX, "herald.loader");
+    int live = ld && lua_touserdata(L, -1) == ld;
+    lua_pop(L, 1);
+    if (!live) luaL_error(L, "herald.%s can only be used while the config loads", what);
+    return ld;
+}
+
 static int decl_table_call(lua_State *L)
 {
-    struct loader *ld = lua_touserdata(L, lua_upvalueindex(1));
-    declare_fn fn = (declare_fn)lua_touserdata(L, lua_upvalueindex(2));
     const char *what = lua_tostring(L, lua_upvalueindex(3));
+    struct loader *ld = live_loader(L, what);
+    declare_fn fn = (declare_fn)lua_touserdata(L, lua_upvalueindex(2));
     const char *name = lua_tostring(L, lua_upvalueindex(4));
     if (lua_type(L, 1) != LUA_TTABLE)
         return luaL_error(L, "%s '%s': expected a table after the name, got a %s", what, name,
@@ -298,7 +312,7 @@ static int decl_entry(lua_State *L)
                               what, what);
         const char *name = lua_tostring(L, -1);
         if (!valid_name(name)) return luaL_error(L, "%s name '%s' is not valid", what, name);
-        struct loader *ld = lua_touserdata(L, lua_upvalueindex(1));
+        struct loader *ld = live_loader(L, what);
         declare_fn fn = (declare_fn)lua_touserdata(L, lua_upvalueindex(2));
         /* The name string stays referenced at index 2 while the table loses its `name`
          * key, so the key check below does not see it. */
@@ -578,9 +592,11 @@ static void declare_notifier(lua_State *L, struct loader *ld, const char *name)
         luaL_error(L, "notifier '%s': needs type = \"…\" (a notifier plugin's name)", name);
     const char *type = lua_tostring(L, -1);
     const struct herald_plugin *p = plugin_find(ld->env->plugins, type);
+    if (!p) p = lua_notifier_find(L, type);
     if (!p) {
         char names[512];
         plugin_names(ld->env->plugins, names, sizeof names);
+        lua_notifier_names(L, names, sizeof names);
         luaL_error(L, "notifier '%s': unknown type '%s' (available: %s)", name, type, names);
     }
     lua_pop(L, 1);
@@ -714,7 +730,7 @@ static int l_options(lua_State *L)
     static const char *const keys[] = {
         "state_dir",          "log_level", "user_agent", "every", "max_concurrent", "max_per_host",
         "max_document_bytes", "max_items", "max_depth",  "proxy", "retention",      NULL};
-    struct loader *ld = lua_touserdata(L, lua_upvalueindex(1));
+    struct loader *ld = live_loader(L, "options");
     struct config *cfg = ld->cfg;
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
@@ -810,7 +826,7 @@ static char **read_files(lua_State *L, const char *base, const char *key, size_t
 static int l_expect(lua_State *L)
 {
     static const char *const keys[] = {"rule", "fires", "not_fires", NULL};
-    struct loader *ld = lua_touserdata(L, lua_upvalueindex(1));
+    struct loader *ld = live_loader(L, "expect");
     struct config *cfg = ld->cfg;
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
@@ -867,9 +883,16 @@ static int run_config(lua_State *L)
         lua_pushstring(L, ld->env->state_dir);
         lua_setfield(L, -2, "state_dir");
     }
+    lua_notifier_open(L, ld->env->plugins);
     lua_setglobal(L, "herald");
+    lua_pushlightuserdata(L, ld);
+    lua_setfield(L, LUA_REGISTRYINDEX, "herald.loader");
     if (luaL_loadfilex(L, path, "t") != LUA_OK) return lua_error(L);
     lua_call(L, 0, 0);
+    /* Declarations are over: later calls (from a rule or a send) get an error. */
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "herald.loader");
+    lua_notifier_seal(L);
     return 0;
 }
 
@@ -1056,7 +1079,7 @@ void config_free(struct config *c)
         free(c->files[i]);
     free(c->files);
     concepts_free(c->concepts);
-    sandbox_free(c->sb);
+    lua_notifier_release(c->sb); /* closed now, or when its Lua notifiers' last delivery ends */
     free(c->state_dir);
     free(c->user_agent);
     free(c->proxy);

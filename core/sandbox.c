@@ -178,7 +178,12 @@ static int l_require(lua_State *L)
                           sb->library_dir ? " and " : "", sb->library_dir ? sb->library_dir : "",
                           sb->library_dir ? "/…" : "");
     if (luaL_loadfilex(L, path, "t") != LUA_OK) return lua_error(L);
-    if (sb->loaded) sb->loaded(sb->loaded_arg, path);
+    /* Once the owner has let go of the state (lua_notifier_release sets this registry flag
+     * while a notifier's send still runs in it), loaded_arg may be gone. */
+    lua_getfield(L, LUA_REGISTRYINDEX, "herald.sandbox.detached");
+    int detached = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (sb->loaded && !detached) sb->loaded(sb->loaded_arg, path);
     lua_pushstring(L, name);
     lua_call(L, 1, 1);
     if (lua_isnil(L, -1)) {

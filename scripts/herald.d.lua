@@ -157,3 +157,102 @@ function herald.expect(spec) end
 ---Set global options.
 ---@param opts herald.Options
 function herald.options(opts) end
+
+-- ---- Notifier types in Lua (docs/plugins.md, "Notifier types in Lua") ----
+
+---An option a notifier type takes: a type name ("string" required, "string?" optional) or a
+---table with a default (required unless it has one).
+---@alias herald.OptionType "string"|"integer"|"boolean"|"duration"|"map"|"list"|"string?"|"integer?"|"boolean?"|"duration?"|"map?"|"list?"
+
+---@class herald.OptionSpec
+---@field type "string"|"integer"|"boolean"|"duration"|"map"|"list"
+---@field default? string|integer|boolean|herald.duration the value when the notifier leaves it out (not for map and list)
+---@field required? boolean default: true unless there is a default
+---@field help? string one line for `herald plugins` and error messages
+
+---@class herald.NotifierTypeSpec
+---@field send fun(alert: herald.Alert, opts: table<string, any>): (boolean|"failed"|nil), string?, number? true (or nothing): delivered; false, reason[, seconds]: retry; "failed", reason: dead
+---@field options? table<string, herald.OptionType|herald.OptionSpec> the keys a notifier of this type takes (durations reach send as seconds)
+---@field description? string one line for `herald plugins`
+---@field budget? integer VM instructions per stretch of send between requests (5,000,000)
+---@field name? string the name, in the single-table form
+
+---Where a rule's term matched, as a:evidence() gives it.
+---@class herald.AlertEvidence
+---@field field "title"|"text"|"author"|"link"|"source"
+---@field start integer 1-based byte position of the first byte
+---@field end integer byte position of the last byte (inclusive); also as `finish`
+---@field finish integer the same as `end`, without the keyword
+---@field term string the query term as written in the rule
+---@field text string? the matched text
+
+---The alert a notifier type's send function delivers (a fresh table each call).
+---@class herald.Alert
+---@field id string the alert id, the same on every retry: an idempotency key
+---@field rule string the rule's name
+---@field notifier string the notifier's name
+---@field created integer when the alert was raised, seconds since the epoch
+---@field attempt integer 1 on the first delivery attempt
+---@field title string?
+---@field link string?
+---@field text string the plain text ("" when the article has none)
+---@field summary string?
+---@field author string?
+---@field source string the source's name
+---@field published integer? seconds since the epoch, UTC
+---@field categories string[]
+---@field lang string?
+---@field article_id string the item's id within its source
+---@field evidence herald.AlertEvidence[]
+---@field json string the alert JSON document (docs/alert-json.md)
+
+---@class herald.HttpRequest
+---@field url string http:// or https://
+---@field method? "GET"|"POST"|"PUT"|"PATCH"|"DELETE" default: POST with a body, else GET
+---@field headers? table<string, string> request headers
+---@field body? string the request body (herald.json.encode makes one from a table)
+---@field timeout? herald.duration 1ms to 10m (15s)
+
+---@class herald.HttpResponse
+---@field status integer HTTP status, 0 when no response arrived
+---@field body string the response body (at most 1 MiB)
+---@field error string? the transport error, or nil
+---@field retry_after integer? seconds from a Retry-After header
+---@field headers table<string, string> the response headers herald's HTTP client reports, lower-case names
+
+---Declare a notifier type written in Lua: `herald.notifier_type "name" { options = …, send = … }`;
+---notifiers then use it as their `type`.
+---@param name string
+---@return fun(spec: herald.NotifierTypeSpec)
+---@overload fun(spec: herald.NotifierTypeSpec)
+function herald.notifier_type(name) end
+
+herald.http = {}
+
+---Send an HTTP request and wait for the response without blocking herald. Only inside a
+---notifier type's send function; at most 16 per delivery.
+---@param req herald.HttpRequest
+---@return herald.HttpResponse
+function herald.http.request(req) end
+
+herald.json = {}
+
+---A value that encodes as JSON null; JSON null decodes to it.
+---@type lightuserdata
+herald.json.null = nil
+
+---Compact JSON, object keys sorted. Raises on functions, NaN, invalid UTF-8, cycles.
+---@param value any
+---@return string
+function herald.json.encode(value) end
+
+---The value of a JSON text, or nil and "line L column C: why".
+---@param text string
+---@return any value
+---@return string? error
+function herald.json.decode(text) end
+
+---Mark `t` (a new table when nil) to encode as a JSON array even when empty.
+---@param t? table
+---@return table
+function herald.json.array(t) end
