@@ -142,6 +142,8 @@ static const char *type_name(enum herald_opt_type t)
         return "table";
     case HERALD_OPT_LIST:
         return "list";
+    case HERALD_OPT_TEMPLATE:
+        return "template";
     }
     return "?";
 }

@@ -520,6 +520,23 @@ static int read_plugin_opt(lua_State *L, const struct herald_opt_spec *o, struct
         return 1;
     }
     switch (o->type) {
+    case HERALD_OPT_TEMPLATE:
+        if (t == LUA_TFUNCTION) {
+            /* Called per alert at delivery (render.c); the plugin sees a placeholder. */
+            char ph[128];
+            snprintf(ph, sizeof ph, "{{lua:%s}}", o->name);
+            set_opt(v, o->name, o->type, strdup(ph));
+            lua_pushvalue(L, -1);
+            v->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+            break;
+        }
+        if (t != LUA_TSTRING)
+            luaL_error(L,
+                       "notifier '%s': '%s' must be a template string or a function(alert), "
+                       "got a %s",
+                       name, o->name, luaL_typename(L, -1));
+        set_opt(v, o->name, o->type, strdup(lua_tostring(L, -1)));
+        break;
     case HERALD_OPT_STRING:
         if (t != LUA_TSTRING)
             luaL_error(L, "notifier '%s': '%s' must be a string, got a %s", name, o->name,

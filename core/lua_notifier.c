@@ -1273,7 +1273,7 @@ static void push_evidence(lua_State *L, const struct herald_alert *al)
     }
 }
 
-static void push_alert(lua_State *L, const struct herald_alert *al)
+void lua_notifier_push_alert(lua_State *L, const struct herald_alert *al)
 {
     const struct herald_article *a = al->article;
     lua_createtable(L, 0, 20);
@@ -1347,7 +1347,7 @@ static int setup_delivery(lua_State *L)
     dl->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     dl->co = co;
     lua_rawgeti(L, LUA_REGISTRYINDEX, dl->inst->type->send_ref);
-    push_alert(L, al);
+    lua_notifier_push_alert(L, al);
     push_opts_copy(L, dl->inst->opts_ref);
     if (!lua_checkstack(co, 3)) return luaL_error(L, "out of memory");
     lua_xmove(L, co, 3);

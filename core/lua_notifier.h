@@ -40,6 +40,10 @@ void lua_notifier_names(lua_State *L, char *buf, size_t n);
 size_t lua_notifier_count(struct sandbox *sb);
 const struct herald_plugin *lua_notifier_at(struct sandbox *sb, size_t i);
 
+/* Push the table a Lua function gets for an alert (id, rule, title, link, text, evidence…,
+ * as docs/plugins.md describes). Raises a Lua error when out of memory. */
+void lua_notifier_push_alert(lua_State *L, const struct herald_alert *al);
+
 /* 1 when `p` is a notifier type declared in Lua. */
 int lua_notifier_is_lua(const struct herald_plugin *p);
 

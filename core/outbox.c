@@ -8,6 +8,7 @@
 #include "herald.h"
 
 #include "alert.h"
+#include "render.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -23,6 +24,7 @@ struct herald_delivery {
     int64_t created;
     long retry_after_s;
     struct alert_delivery_doc doc;
+    struct render_set render; /* what the notifier's template functions returned */
 };
 
 size_t outbox_in_flight(const struct herald *h)
@@ -91,6 +93,7 @@ static void record_result(struct herald_delivery *d, enum herald_result r, const
 
 static void delivery_free(struct herald_delivery *d)
 {
+    render_set_free(&d->render);
     alert_delivery_free(&d->doc);
     free(d);
 }
@@ -146,6 +149,19 @@ static int start_delivery(struct herald *h, const struct outbox_entry *e)
     }
     n->in_flight++;
     h->deliveries_in_flight++;
+    if (render_needed(n->cfg)) {
+        if (render_alert(h->cfg, n->cfg, &d->doc.alert, &d->render, err, sizeof err) != 0) {
+            char why[400];
+            snprintf(why, sizeof why, "%s (notifier at %s:%d)", err, n->cfg->file, n->cfg->line);
+            record_result(d, HERALD_RETRY, why);
+            n->in_flight--;
+            h->deliveries_in_flight--;
+            delivery_free(d);
+            return 0;
+        }
+        d->doc.alert.rendered = d->render.v;
+        d->doc.alert.n_rendered = d->render.n;
+    }
     if (n->plugin->deliver(n->state, &d->doc.alert, d) != 0) {
         /* The plugin refused without completing: count it as a failed attempt. */
         record_result(d, HERALD_RETRY, "the plugin could not start the delivery");

@@ -22,6 +22,8 @@ struct opt_value {
     size_t map_n;
     char **list; /* LIST elements, in order */
     size_t list_n;
+    int fn_ref; /* TEMPLATE given as a Lua function: its registry ref (text is then
+                 * "{{lua:NAME}}"); 0 otherwise */
 };
 
 /* Opaque to plugins; the core's definition. */

@@ -34,6 +34,10 @@
 ---@field digest? herald.duration collect alerts over this window into one message
 ---@field quiet? string quiet hours, local time "HH:MM-HH:MM" (e.g. "22:00-07:00"): held, then one digest
 ---@field format? string stdout: "text"|"json"; webhook: "json"|"slack"|"discord"|"ntfy"|"text"
+---@field template? string|fun(alert: herald.Alert): string webhook, stdout: the message text, "{{title}} {{link}}…" or a function
+---@field subject? string|fun(alert: herald.Alert): string email: the subject template
+---@field summary? string|fun(alert: herald.Alert): string desktop: the notification's title line
+---@field body? string|fun(alert: herald.Alert): string desktop: the body instead of the evidence
 ---@field path? string file: the JSON Lines file
 ---@field fsync? boolean file: fsync after each line (true)
 ---@field url? string webhook: the endpoint

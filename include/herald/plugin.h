@@ -24,7 +24,7 @@ extern "C" {
 #endif
 
 #define HERALD_ABI_MAJOR 1
-#define HERALD_ABI_MINOR 0
+#define HERALD_ABI_MINOR 1
 #define HERALD_HOST_VERSION 4
 
 /* The symbol every plugin exports. */
@@ -56,6 +56,9 @@ enum herald_opt_type {
     HERALD_OPT_DURATION = 4, /* "90s", "5m", "2h", "1d" or a number of seconds; read as ms */
     HERALD_OPT_MAP = 5,      /* a table of string keys to string values (e.g. headers) */
     HERALD_OPT_LIST = 6,     /* a Lua array of strings (e.g. a command's argv); host version 3 */
+    /* A message template (ABI minor 1): a string, or in the config a Lua function(alert)
+     * whose result the plugin gets as "{{lua:OPTION}}", filled from alert->rendered. */
+    HERALD_OPT_TEMPLATE = 7,
 };
 
 /* One configuration key a plugin accepts. Arrays of these end with a zeroed entry. */
@@ -97,6 +100,12 @@ struct herald_evidence {
     const char *term;  /* the query term that matched, as written in the rule */
 };
 
+/* A template option the config wrote as a Lua function, and its plain-text result. */
+struct herald_rendered {
+    const char *option;
+    const char *text;
+};
+
 /* One alert to deliver to one notifier. */
 struct herald_alert {
     size_t struct_size;
@@ -109,6 +118,10 @@ struct herald_alert {
     const struct herald_evidence *evidence;
     size_t n_evidence;
     const char *json; /* the whole alert as one JSON document (docs/alert-json.md) */
+    /* ABI minor 1 (check struct_size): what the notifier's template functions returned for
+     * this alert, one entry per HERALD_OPT_TEMPLATE option given as a Lua function. */
+    const struct herald_rendered *rendered;
+    size_t n_rendered;
 };
 
 /* An HTTP request a plugin asks the host to perform on the daemon's loop. */

@@ -30,7 +30,11 @@ enum tpl_key {
     TPL_NOTIFIER,
     TPL_NKEYS,
     TPL_LITERAL = -1,
+    TPL_LUA = -2, /* {{lua:OPTION}}: what the config's Lua function returned (alert->rendered) */
 };
+
+/* The longest text a template function's result may put into a message. */
+#define TPL_LUA_UNITS 16384
 
 static const char *const tpl_names[TPL_NKEYS] = {
     "title", "link", "rule", "source", "published", "summary", "evidence", "id", "notifier",
@@ -109,6 +113,12 @@ static inline int tpl_parse(struct tpl *t, const char *src, char *err, size_t er
             return -1;
         }
         size_t nlen = (size_t)(close - open - 2);
+        if (nlen > 4 && strncmp(open + 2, "lua:", 4) == 0) {
+            /* The core's stand-in for a template written as a Lua function. */
+            if (tpl_add(t, &cap, TPL_LUA, at + 6, nlen - 4) != 0) goto oom;
+            pos = (size_t)(close - t->src) + 2;
+            continue;
+        }
         int key = tpl_lookup(open + 2, nlen);
         if (key == TPL_LITERAL) {
             snprintf(err, errlen,
@@ -170,7 +180,24 @@ static inline void tpl_value(struct atext *b, int key, const struct herald_alert
         break;
     case TPL_NKEYS:
     case TPL_LITERAL:
+    case TPL_LUA: /* tpl_lua_value */
         break;
+    }
+}
+
+/* Append what the template function of option name[0..n) returned for the alert, escaped
+ * for k like any value (it is plain text); nothing when the host sent none. */
+static inline void tpl_lua_value(struct atext *b, const char *name, size_t n,
+                                 const struct herald_alert *al, enum amark k)
+{
+    size_t need = offsetof(struct herald_alert, n_rendered) + sizeof al->n_rendered;
+    if (al->struct_size < need || !al->rendered) return;
+    for (size_t i = 0; i < al->n_rendered; i++) {
+        const struct herald_rendered *r = &al->rendered[i];
+        if (r->option && r->text && strlen(r->option) == n && strncmp(r->option, name, n) == 0) {
+            amark_field(b, k, r->text, TPL_LUA_UNITS);
+            return;
+        }
     }
 }
 
@@ -196,7 +223,9 @@ static inline void tpl_render_ex(struct atext *b, const struct tpl *t,
 {
     for (size_t i = 0; i < t->n; i++) {
         const struct tpl_part *p = &t->parts[i];
-        if (p->key != TPL_LITERAL)
+        if (p->key == TPL_LUA)
+            tpl_lua_value(b, t->src + p->off, p->len, al, k);
+        else if (p->key != TPL_LITERAL)
             tpl_value(b, p->key, al, k);
         else if (strip_tags)
             tpl_put_untagged(b, t->src + p->off, p->len);

@@ -79,9 +79,9 @@ struct desk_call {
 };
 
 static const struct herald_opt_spec desk_options[] = {
-    {"summary", HERALD_OPT_STRING, 0, "{{rule}}: {{title}}",
+    {"summary", HERALD_OPT_TEMPLATE, 0, "{{rule}}: {{title}}",
      "the notification's title line, a template (plain text)"},
-    {"body", HERALD_OPT_STRING, 0, NULL,
+    {"body", HERALD_OPT_TEMPLATE, 0, NULL,
      "a template for the body (default: the evidence with matched words in bold, then source "
      "and date); in body markup (<b>, <i>, <u>) when the server supports it"},
     {"urgency", HERALD_OPT_STRING, 0, "normal", "low, normal or critical"},

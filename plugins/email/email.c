@@ -58,7 +58,7 @@ static const struct herald_opt_spec email_options[] = {
     {"password", HERALD_OPT_STRING, 0, NULL, "SMTP AUTH password (never logged)"},
     {"starttls", HERALD_OPT_BOOL, 0, NULL,
      "require STARTTLS on smtp:// (default: true when username is set, else false)"},
-    {"subject", HERALD_OPT_STRING, 0, DEFAULT_SUBJECT,
+    {"subject", HERALD_OPT_TEMPLATE, 0, DEFAULT_SUBJECT,
      "subject template: {{title}} {{rule}} {{source}} {{published}} {{id}} {{notifier}} …"},
     {"timeout", HERALD_OPT_DURATION, 0, "30s", "give up on one attempt after this long"},
     {0},

@@ -25,7 +25,7 @@ struct stdout_notifier {
 static const struct herald_opt_spec stdout_options[] = {
     {"format", HERALD_OPT_STRING, 0, "text",
      "\"text\": a readable block per alert; \"json\": the alert JSON on one line"},
-    {"template", HERALD_OPT_STRING, 0, NULL,
+    {"template", HERALD_OPT_TEMPLATE, 0, NULL,
      "text to print per alert: {{title}} {{link}} {{rule}} {{source}} {{published}} "
      "{{summary}} {{evidence}} {{id}} {{notifier}}"},
     {0},

@@ -66,7 +66,7 @@ static const struct herald_opt_spec webhook_options[] = {
      "http(s) endpoint (required; matrix: homeserver; gotify: server; telegram: API server)"},
     {"format", HERALD_OPT_STRING, 0, "json",
      "json, slack, discord, mattermost, teams, ntfy, gotify, matrix, telegram or text"},
-    {"template", HERALD_OPT_STRING, 0, NULL,
+    {"template", HERALD_OPT_TEMPLATE, 0, NULL,
      "message text with {{title}} {{link}} {{rule}} {{source}} {{published}} {{summary}} "
      "{{evidence}} {{id}} {{notifier}}"},
     {"token", HERALD_OPT_STRING, 0, NULL,

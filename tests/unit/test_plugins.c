@@ -517,8 +517,8 @@ static int options_ok(const struct herald_plugin *p)
 {
     int n = 0;
     for (const struct herald_opt_spec *s = p->options; s->name; s++, n++)
-        if (s->type < HERALD_OPT_STRING || s->type > HERALD_OPT_LIST || !s->help || !s->help[0] ||
-            strchr(s->help, '\n'))
+        if (s->type < HERALD_OPT_STRING || s->type > HERALD_OPT_TEMPLATE || !s->help ||
+            !s->help[0] || strchr(s->help, '\n'))
             return 0;
     return n > 0;
 }
@@ -896,7 +896,8 @@ TEST(webhook_abi_and_bad_options)
     static const char *const strs[] = {"template", "token", "room", "chat_id"};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         const struct herald_opt_spec *o = find_opt(p, strs[i]);
-        CHECK(o && o->type == HERALD_OPT_STRING && !o->required && !o->default_value);
+        enum herald_opt_type want = i == 0 ? HERALD_OPT_TEMPLATE : HERALD_OPT_STRING;
+        CHECK(o && o->type == want && !o->required && !o->default_value);
     }
     const struct herald_opt_spec *pr = find_opt(p, "priority");
     CHECK(pr && pr->type == HERALD_OPT_INT && !pr->required);
@@ -2059,7 +2060,7 @@ TEST(stdout_template)
     struct fake f = {0};
     struct herald_host h = fake_host(&f);
     const struct herald_opt_spec *t = find_opt(l.p, "template");
-    CHECK(t && t->type == HERALD_OPT_STRING && !t->required);
+    CHECK(t && t->type == HERALD_OPT_TEMPLATE && !t->required);
     struct herald_opts bad = {
         .spec = l.p->options, .kv = {{"template", "{{title}} {{nope}}"}}, .n = 1};
     char err[256] = "", dir[512], sink[600];
@@ -2087,6 +2088,41 @@ TEST(stdout_template)
     CHECK_STR(out, "iraq-withdrawal: Line break [31mred (https://example.org/news/1)\n");
     free(out);
     CHECK_INT(d.result, HERALD_DELIVERED);
+    plugin_unload(&l);
+}
+
+/* A template written as a Lua function reaches a plugin as "{{lua:OPTION}}"; the text the
+ * core rendered comes in alert->rendered, cleaned like any value, and nothing when absent. */
+TEST(stdout_template_rendered_by_lua)
+{
+    struct loaded l = {0};
+    LOAD("stdout", l);
+    struct fake f = {0};
+    struct herald_host h = fake_host(&f);
+    struct herald_opts o = {
+        .spec = l.p->options, .kv = {{"template", "[{{lua:template}}] {{rule}}"}}, .n = 1};
+    char err[256] = "", dir[512], sink[600];
+    void *st = NULL;
+    CHECK_INT(l.p->init(&h, &o, &st, err, sizeof err), 0);
+    struct sample s;
+    sample_init(&s);
+    const struct herald_rendered r[] = {{"other", "no"}, {"template", "From Lua\x1b[1m!"}};
+    s.alert.rendered = r;
+    s.alert.n_rendered = 2;
+    CHECK_INT(tmp_dir(dir, sizeof dir, "stdout-lua"), 0);
+    snprintf(sink, sizeof sink, "%s/out.txt", dir);
+    struct herald_delivery d = {0};
+    char *out = NULL;
+    CHECK_INT(deliver_captured(l.p, st, &s.alert, &d, sink, &out), 0);
+    CHECK_STR(out ? out : "", "[From Lua [1m!] iraq-withdrawal\n"); /* control → space */
+    free(out);
+    out = NULL;
+    s.alert.n_rendered = 1; /* only "other": the placeholder stays empty */
+    CHECK_INT(deliver_captured(l.p, st, &s.alert, &d, sink, &out), 0);
+    CHECK_STR(out ? out : "", "[] iraq-withdrawal\n");
+    free(out);
+    l.p->fini(st);
+    rm_rf(dir);
     plugin_unload(&l);
 }
 
@@ -2719,6 +2755,7 @@ int main(void)
     RUN(webhook_limits_huge_article);
     RUN(webhook_templates);
     RUN(stdout_template);
+    RUN(stdout_template_rendered_by_lua);
     RUN(email_abi_and_options);
     RUN(email_starttls_default);
     RUN(email_message_structure);
