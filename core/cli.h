@@ -42,6 +42,6 @@ struct cli_control_opts {
 int cli_control(const struct cli_control_opts *o);
 
 /* List the loaded plugins and their options. */
-int cli_plugins(void);
+int cli_plugins(const char *config_path);
 
 #endif

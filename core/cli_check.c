@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include "config.h"
+#include "lua_notifier.h"
 #include "herald.h"
 #include "util.h"
 
@@ -148,23 +149,50 @@ static const char *type_name(enum herald_opt_type t)
     return "?";
 }
 
-int cli_plugins(void)
+static void print_plugin(const struct herald_plugin *p, const char *mark)
+{
+    printf("%s%s — %s\n", p->name, mark, p->description ? p->description : "");
+    for (const struct herald_opt_spec *o = p->options; o && o->name; o++)
+        printf("    %-12s %-9s %s%s%s%s%s\n", o->name, type_name(o->type),
+               o->required ? "(required) " : "", o->help ? o->help : "",
+               o->default_value ? " [default " : "", o->default_value ? o->default_value : "",
+               o->default_value ? "]" : "");
+}
+
+/* The notifier types config_path declares in Lua; 0, or 78 when it does not load. */
+static int print_lua_types(const char *config_path, const struct plugin_registry *r)
+{
+    char *lib = herald_library_dir(), *state = xdg_state_dir();
+    struct config_env env = {.plugins = r, .library_dir = lib, .state_dir = state};
+    struct config *cfg = NULL;
+    char err[8192];
+    int rc = 0;
+    if (config_load(config_path, &env, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        rc = 78;
+    } else {
+        for (size_t i = 0; i < lua_notifier_count(cfg->sb); i++)
+            print_plugin(lua_notifier_at(cfg->sb, i), " (Lua)");
+    }
+    config_free(cfg);
+    free(lib);
+    free(state);
+    return rc;
+}
+
+int cli_plugins(const char *config_path)
 {
     struct logger lg;
     log_init(&lg);
     lg.timestamps = 0;
     struct plugin_registry *r = herald_load_plugins(&lg);
-    for (size_t i = 0; i < plugin_count(r); i++) {
-        const struct herald_plugin *p = plugin_at(r, i);
-        printf("%s — %s\n", p->name, p->description ? p->description : "");
-        for (const struct herald_opt_spec *o = p->options; o && o->name; o++)
-            printf("    %-12s %-9s %s%s%s%s%s\n", o->name, type_name(o->type),
-                   o->required ? "(required) " : "", o->help ? o->help : "",
-                   o->default_value ? " [default " : "", o->default_value ? o->default_value : "",
-                   o->default_value ? "]" : "");
+    for (size_t i = 0; i < plugin_count(r); i++)
+        print_plugin(plugin_at(r, i), "");
+    int rc = config_path ? print_lua_types(config_path, r) : 0;
+    if (plugin_count(r) == 0) {
+        fprintf(stderr, "herald: no plugins found (set HERALD_PLUGIN_PATH)\n");
+        if (rc == 0) rc = 69;
     }
-    int empty = plugin_count(r) == 0;
-    if (empty) fprintf(stderr, "herald: no plugins found (set HERALD_PLUGIN_PATH)\n");
     plugin_registry_free(r);
-    return empty ? 69 : 0;
+    return rc;
 }

@@ -113,10 +113,11 @@ static const char CONTROL_HELP[] =
     "history --since takes a duration (\"1d\", \"2h\"). Paused names stay paused across\n"
     "reloads, until resumed or until herald restarts. Exit status 69 when no herald answers.\n";
 
-static const char PLUGINS_HELP[] = "usage: herald plugins\n"
-                                   "\n"
-                                   "List the notifier plugins found (HERALD_PLUGIN_PATH, the "
-                                   "build tree, the install dir)\nand the options each takes.\n";
+static const char PLUGINS_HELP[] =
+    "usage: herald plugins [-c FILE]\n"
+    "\n"
+    "List the notifier plugins found (HERALD_PLUGIN_PATH, the build tree, the install dir)\n"
+    "and the options each takes; with -c, also the notifier types FILE declares in Lua.\n";
 
 enum {
     OPT_STATE = 1000,
@@ -379,7 +380,7 @@ static int cmd_plugins(int argc, char **argv)
     struct parsed p;
     if (parse_opts(argc, argv, "plugins", PLUGINS_HELP, &p)) return 64;
     if (p.help) return printf("%s", PLUGINS_HELP), 0;
-    return cli_plugins();
+    return cli_plugins(p.config);
 }
 
 /* libxml2 prints some problems (encoding conversion failures) straight to stderr even with

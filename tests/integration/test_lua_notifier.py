@@ -273,5 +273,19 @@ def reload_while_a_request_is_in_flight():
         hook.stop()
 
 
+@case
+def plugins_lists_the_lua_types_of_a_config():
+    r = run(["plugins", "-c", TYPES])
+    check_eq(r.returncode, 0, "status; stderr:\n" + r.stderr)
+    check_in("jsonpush (Lua) — post the alert as JSON (test fixture)", r.stdout, "the type")
+    check_in("    token        string    (required)", r.stdout, "its options")
+    check_in("stdout — ", r.stdout, "the C plugins are still listed")
+    with TempDir() as d:
+        bad = d.file("bad.lua", 'herald.notifier_type "x" { send = 1 }\n')
+        r = run(["plugins", "-c", bad])
+        check_eq(r.returncode, 78, "a config with errors")
+        check_in("bad.lua:1:", r.stderr, "reported with file:line")
+
+
 if __name__ == "__main__":
     main()
