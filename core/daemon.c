@@ -492,6 +492,7 @@ static void teardown(struct herald *h)
     free(h->state_dir);
     free(h->control_path);
     notifiers_close(h);
+    outbox_abandon(h);
     config_free(h->cfg);
     store_close(h->store);
     plugin_registry_free(h->plugins);

@@ -3,7 +3,8 @@
  * passed explicitly: the loop, the config, the store, the fetcher, the notifier
  * instances, the per-source schedule. The stages each own a file:
  *   scheduler.c  when to poll each source, and what to do with the response
- *   pipeline.c   parsed items → seen set → rules → alerts (one transaction per fetch)
+ *   pipeline.c   parsed items → seen set → rules → alerts (a savepoint per fetch inside
+ *                the scheduler's batch transaction, so each feed commits or fails whole)
  *   outbox.c     queued alerts → notifier plugins, with retries
  *   notifiers.c  plugin instances and the host table plugins call back into
  *   daemon.c     start-up, signals, reload, `run` and `fetch --once`
@@ -79,6 +80,7 @@ struct herald {
     size_t n_notifiers;
     struct notifier_inst *retired;
 
+    struct poll_batch *poll_batch; /* finished polls waiting for one commit (scheduler.c) */
     struct source_run **sources;
     size_t n_sources;
     struct source_run *removed_sources;
@@ -108,7 +110,8 @@ struct herald {
     size_t n_paused;
     uv_timer_t prune_timer;
     size_t deliveries_in_flight;
-    struct spawn_set spawns; /* programs the exec notifier is running */
+    struct herald_delivery *deliveries; /* in flight (outbox.c) */
+    struct spawn_set spawns;            /* programs the exec notifier is running */
     struct herald_stats stats;
 };
 
@@ -186,6 +189,9 @@ void outbox_schedule(struct herald *h);
 size_t outbox_in_flight(const struct herald *h);
 /* host->complete: record a delivery's result in the store and release it. */
 void outbox_complete(struct herald_delivery *d, enum herald_result r, const char *detail);
+/* At exit, after the notifiers are finalised: release the deliveries a plugin never
+ * completed (their alerts stay pending in the store). */
+void outbox_abandon(struct herald *h);
 /* host->retry_after: the earliest next attempt the receiver asked for. */
 void outbox_retry_after(struct herald_delivery *d, long seconds);
 

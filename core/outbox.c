@@ -24,7 +24,8 @@ struct herald_delivery {
     int64_t created;
     long retry_after_s;
     struct alert_delivery_doc doc;
-    struct render_set render; /* what the notifier's template functions returned */
+    struct render_set render;            /* what the notifier's template functions returned */
+    struct herald_delivery *prev, *next; /* h->deliveries: every delivery in flight */
 };
 
 size_t outbox_in_flight(const struct herald *h)
@@ -93,6 +94,11 @@ static void record_result(struct herald_delivery *d, enum herald_result r, const
 
 static void delivery_free(struct herald_delivery *d)
 {
+    if (d->prev)
+        d->prev->next = d->next;
+    else if (d->h->deliveries == d)
+        d->h->deliveries = d->next;
+    if (d->next) d->next->prev = d->prev;
     render_set_free(&d->render);
     alert_delivery_free(&d->doc);
     free(d);
@@ -140,10 +146,13 @@ static int start_delivery(struct herald *h, const struct outbox_entry *e)
     d->attempts = e->attempts;
     d->created = e->created;
     d->retry_after_s = -1;
+    d->next = h->deliveries;
+    if (d->next) d->next->prev = d;
+    h->deliveries = d;
     char err[256];
     if (alert_delivery_parse(e->json, n->name, (unsigned)e->attempts + 1, &d->doc, err,
                              sizeof err) != 0) {
-        free(d);
+        delivery_free(d); /* the failed parse left d->doc empty */
         log_msg(&h->log, HERALD_LOG_ERROR, "alert %s: %s; kept as dead", e->alert_id, err);
         return store_outbox_dead(h->store, e->id, err) == 0 ? 0 : -1;
     }
@@ -219,6 +228,19 @@ static void outbox_run(struct herald *h)
 static void on_outbox_timer(uv_timer_t *t)
 {
     outbox_run(t->data);
+}
+
+void outbox_abandon(struct herald *h)
+{
+    size_t n = 0;
+    while (h->deliveries) {
+        delivery_free(h->deliveries);
+        n++;
+    }
+    if (n)
+        log_msg(&h->log, HERALD_LOG_INFO,
+                "%zu deliver%s still in flight at exit stay queued for the next start", n,
+                n == 1 ? "y" : "ies");
 }
 
 void outbox_kick(struct herald *h)
