@@ -103,7 +103,10 @@ long pipeline_process(struct herald *h, const struct cfg_source *src, const stru
     int64_t now = now_seconds();
     size_t *order = publication_order(f);
     if (!order) return -1;
-    if (store_begin(h->store) != 0) {
+    /* One feed of a batch the caller commits (the scheduler records polls together), or a
+     * transaction of its own. */
+    int part = store_in_transaction(h->store);
+    if ((part ? store_part_begin(h->store) : store_begin(h->store)) != 0) {
         free(order);
         return -1;
     }
@@ -125,7 +128,7 @@ long pipeline_process(struct herald *h, const struct cfg_source *src, const stru
     }
     free(order);
     order = NULL;
-    if (store_commit(h->store) != 0) goto fail;
+    if ((part ? store_part_release(h->store) : store_commit(h->store)) != 0) goto fail;
     h->stats.items_new += (unsigned long)fresh;
     return fresh;
 fail:
@@ -133,7 +136,10 @@ fail:
             "source %s: store: %s; the items stay unseen and are "
             "retried at the next poll",
             src->name, store_errmsg(h->store));
-    store_rollback(h->store);
+    if (part)
+        store_part_rollback(h->store);
+    else
+        store_rollback(h->store);
     free(order);
     return -1;
 }

@@ -91,12 +91,16 @@ enum stmt_id {
     ST_SAVEPOINT,
     ST_RELEASE,
     ST_ROLLBACK_TO,
+    ST_PART_BEGIN,
+    ST_PART_RELEASE,
+    ST_PART_ROLLBACK_TO,
     ST_SOURCE_GET,
     ST_SOURCE_PUT,
     ST_SOURCE_LIST,
     ST_ITEM_SEEN,
     ST_ITEM_MARK,
     ST_ITEM_TOUCH,
+    ST_ITEM_REFRESH,
     ST_ALERT_ADD,
     ST_OUTBOX_ADD,
     ST_OUTBOX_DUE,
@@ -131,6 +135,9 @@ static const struct {
     [ST_SAVEPOINT] = {"savepoint", "SAVEPOINT store_op"},
     [ST_RELEASE] = {"release", "RELEASE store_op"},
     [ST_ROLLBACK_TO] = {"rollback to savepoint", "ROLLBACK TO store_op"},
+    [ST_PART_BEGIN] = {"savepoint", "SAVEPOINT store_part"},
+    [ST_PART_RELEASE] = {"release", "RELEASE store_part"},
+    [ST_PART_ROLLBACK_TO] = {"rollback to savepoint", "ROLLBACK TO store_part"},
     [ST_SOURCE_GET] = {"read source", "SELECT " SOURCE_COLS " FROM sources WHERE name = ?1"},
     [ST_SOURCE_PUT] = {"save source",
                        "INSERT INTO sources (name, " SOURCE_COLS ")"
@@ -150,16 +157,18 @@ static const struct {
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
                       " ON CONFLICT (source, item_id)"
                       " DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)"},
-    /* One statement per item per poll: a new item is inserted and returned with
-     * first_seen = now; a known one only gets its last_seen refreshed when that is over an
-     * hour old (pruning works in days), so re-polling an unchanged feed writes nothing. */
+    /* A new item is inserted (sqlite3_changes() says so); a known one is left alone and
+     * then only gets its last_seen refreshed when that is over an hour old (pruning works
+     * in days), so re-polling an unchanged feed writes nothing. Not an upsert with
+     * RETURNING: that builds and drops a temporary table on every call, which made it the
+     * dearest step of a first poll. */
     [ST_ITEM_TOUCH] = {"touch item",
                        "INSERT INTO items (source, item_id, title, link, first_seen, last_seen)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
-                       " ON CONFLICT (source, item_id)"
-                       " DO UPDATE SET last_seen = excluded.last_seen"
-                       " WHERE last_seen < excluded.last_seen - 3600"
-                       " RETURNING first_seen = ?5 AND last_seen = ?5"},
+                       " ON CONFLICT (source, item_id) DO NOTHING"},
+    [ST_ITEM_REFRESH] = {"refresh item",
+                         "UPDATE items SET last_seen = ?3"
+                         " WHERE source = ?1 AND item_id = ?2 AND last_seen < ?3 - 3600"},
     /* ON CONFLICT … DO NOTHING rather than INSERT OR IGNORE: only a duplicate id is ignored;
      * a NULL rule or notifier still fails loudly instead of vanishing. */
     [ST_ALERT_ADD] = {"add alert",
@@ -553,7 +562,10 @@ int store_open(const char *dir, struct store **out, char *err, size_t errlen)
         set_err(err, errlen, "%s: out of memory", dir);
         return -1;
     }
-    int rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    /* NOMUTEX: a connection is only ever used by one thread (the daemon's loop thread, or
+     * the one command that opened it), so SQLite's per-call locking would be pure cost. */
+    int rc = sqlite3_open_v2(
+        s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         set_err(err, errlen, "%s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         store_close(s);
@@ -614,6 +626,35 @@ int store_rollback(struct store *s)
     if (sqlite3_get_autocommit(s->db))
         return 0; /* nothing open: SQLite already rolled back after an error */
     return run(s, ST_ROLLBACK);
+}
+
+int store_in_transaction(struct store *s)
+{
+    return !sqlite3_get_autocommit(s->db);
+}
+
+int store_part_begin(struct store *s)
+{
+    if (sqlite3_get_autocommit(s->db)) {
+        set_err(s->err, sizeof s->err, "%s: savepoint: no transaction is open", s->path);
+        return -1;
+    }
+    return run(s, ST_PART_BEGIN);
+}
+
+int store_part_release(struct store *s)
+{
+    return run(s, ST_PART_RELEASE);
+}
+
+int store_part_rollback(struct store *s)
+{
+    if (sqlite3_get_autocommit(s->db)) return -1; /* SQLite rolled everything back */
+    char saved[sizeof s->err];
+    memcpy(saved, s->err, sizeof saved); /* the error that made us roll back stays */
+    int rc = run(s, ST_PART_ROLLBACK_TO) == 0 && run(s, ST_PART_RELEASE) == 0 ? 0 : -1;
+    memcpy(s->err, saved, sizeof saved);
+    return rc;
 }
 
 /* Start an atomic group of writes: a transaction of our own when none is open, else a
@@ -783,11 +824,12 @@ int store_item_touch(struct store *s, const char *source, const char *item_id, c
     if (bind_text(st, 1, source) || bind_text(st, 2, item_id) || bind_text(st, 3, title) ||
         bind_text(st, 4, link) || bind_int(st, 5, now))
         return fail_st(s, ST_ITEM_TOUCH);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail_st(s, ST_ITEM_TOUCH);
-    int fresh = rc == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
-    done(st);
-    return fresh;
+    if (run(s, ST_ITEM_TOUCH) != 0) return -1;
+    if (sqlite3_changes(s->db) == 1) return 1;
+    st = s->st[ST_ITEM_REFRESH];
+    if (bind_text(st, 1, source) || bind_text(st, 2, item_id) || bind_int(st, 3, now))
+        return fail_st(s, ST_ITEM_REFRESH);
+    return run(s, ST_ITEM_REFRESH) != 0 ? -1 : 0;
 }
 
 /* ---- alerts and the outbox ---- */

@@ -71,6 +71,14 @@ const char *store_errmsg(struct store *s);
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 int store_rollback(struct store *s);
+/* 1 when a transaction is open on this connection, else 0. */
+int store_in_transaction(struct store *s);
+/* A part of the open transaction that can fail alone (a savepoint; parts do not nest):
+ * release keeps its writes for the commit, rollback undoes them and ends the part. Rollback
+ * returns -1 when SQLite has already rolled the whole transaction back. */
+int store_part_begin(struct store *s);
+int store_part_release(struct store *s);
+int store_part_rollback(struct store *s);
 
 /* Read a source's state: 1 found (fills *out), 0 unknown, -1 error. */
 int store_source_get(struct store *s, const char *name, struct source_state *out);
