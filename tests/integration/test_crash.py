@@ -219,6 +219,10 @@ herald.rule "zebra" { query = '%s', notify = "hook" }
             matching, everything = feeds.matching(), feeds.all_items()
 
             h = Daemon(args)
+            # Its signal handlers are up once it says it runs; a SIGTERM before that (the
+            # state may already be drained by the killed runs) would end it by the signal.
+            check(h.wait_for("herald info: herald", timeout=30),
+                  "herald did not start:\n" + h.output()[-3000:])
 
             def drained():
                 keys = {k for k, _ in delivered(hook)}
