@@ -987,6 +987,7 @@ int config_load(const char *path, const struct config_env *env, struct config **
         snprintf(err, errlen, "%s: out of memory", path);
         return -1;
     }
+    pthread_mutex_init(&cfg->index_lock, NULL);
     cfg->path = strdup(path);
     cfg->dir = path_dirname(path);
     cfg->log_level = -1;
@@ -1045,9 +1046,23 @@ int config_load(const char *path, const struct config_env *env, struct config **
     return 0;
 }
 
+void config_hold(struct config *c)
+{
+    c->holds++;
+}
+
+void config_release(struct config *c)
+{
+    if (--c->holds == 0 && c->doomed) config_free(c);
+}
+
 void config_free(struct config *c)
 {
     if (!c) return;
+    if (c->holds > 0) {
+        c->doomed = 1; /* a parse job still reads its rules: freed by the last release */
+        return;
+    }
     for (size_t i = 0; i < c->n_sources; i++) {
         struct cfg_source *s = &c->sources[i];
         free(s->name);
@@ -1102,6 +1117,7 @@ void config_free(struct config *c)
     free(c->proxy);
     free(c->path);
     free(c->dir);
+    pthread_mutex_destroy(&c->index_lock);
     free(c);
 }
 

@@ -13,6 +13,7 @@
 #include "query.h"
 #include "sandbox.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,6 +92,9 @@ struct config {
     size_t n_rules;
     struct concepts *concepts;
     struct rule_index *index;
+    pthread_mutex_t index_lock; /* the index's scratch: rules_prematch runs on pool threads */
+    int holds;                  /* parse jobs using the rules (config_hold) */
+    int doomed;                 /* config_free was called while held */
     struct cfg_expect *expects;
     size_t n_expects;
     char **files; /* the config file and every module it required, for reload-on-save */
@@ -123,8 +127,12 @@ struct config_env {
  * "file:line: message" lines in err. */
 int config_load(const char *path, const struct config_env *env, struct config **out, char *err,
                 size_t errlen);
-/* Release a config and its Lua state. NULL is allowed. */
+/* Release a config and its Lua state. NULL is allowed. A held config (config_hold) is
+ * released when its last hold goes. Loop thread only, as hold and release. */
 void config_free(struct config *c);
+/* Keep `c` alive for a job on the thread pool that reads its rules; config_release ends it. */
+void config_hold(struct config *c);
+void config_release(struct config *c);
 /* Index of the notifier named `name`, or -1. */
 long config_notifier_index(const struct config *c, const char *name);
 /* The source named `name`, or NULL. */

@@ -10,6 +10,8 @@
 #include "sandbox.h"
 
 #include <lauxlib.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { MAX_RULE_FAILURES = 5 };
@@ -71,51 +73,117 @@ static int run_match(struct config *cfg, struct cfg_rule *r, const struct herald
     return fired;
 }
 
-int rules_evaluate(struct config *cfg, const struct herald_article *a, const struct logger *lg,
-                   on_fire_fn on_fire, void *arg)
+void article_doc_fields(const struct herald_article *a, struct doc_fields *out)
 {
-    struct doc_fields f = {.title = a->title,
-                           .text = a->text,
-                           .author = a->author,
-                           .link = a->link,
-                           .source = a->source,
-                           .lang = a->lang};
-    struct doc *d = doc_new(&f);
-    if (!d) return -1;
+    *out = (struct doc_fields){.title = a->title,
+                               .text = a->text,
+                               .author = a->author,
+                               .link = a->link,
+                               .source = a->source,
+                               .lang = a->lang};
+}
+
+static int hit_push(struct rule_hits *h, uint32_t rule, uint32_t ev_first, uint32_t ev_n)
+{
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 8;
+        struct rule_hit *v = realloc(h->v, cap * sizeof *v);
+        if (!v) return -1;
+        h->v = v;
+        h->cap = cap;
+    }
+    h->v[h->n++] = (struct rule_hit){rule, ev_first, ev_n};
+    return 0;
+}
+
+int rules_prematch(struct config *cfg, struct doc *d, struct rule_hits *out)
+{
+    /* The index's scratch and stem caches are shared, and the stems a doc borrows from a
+     * cache stay valid only until the next doc fills it: the whole pass holds the lock. */
+    pthread_mutex_lock(&cfg->index_lock);
     const size_t *cand = NULL;
     long n = rule_index_candidates(cfg->index, d, &cand);
-    if (n < 0) {
-        doc_free(d);
-        return -1;
-    }
-    int fired = 0;
-    struct evidence_list ev = {0};
-    for (long i = 0; i < n; i++) {
-        struct cfg_rule *r = &cfg->rules[cand[i]];
-        if (r->disabled || r->paused) continue;
-        ev.n = 0;
+    int rc = n < 0 ? -1 : 0;
+    for (long i = 0; rc == 0 && i < n; i++) {
+        const struct cfg_rule *r = &cfg->rules[cand[i]];
+        size_t before = out->ev.n;
         if (r->query) {
-            int m = query_match(r->query, d, &ev);
-            if (m < 0) {
-                fired = -1;
-                break;
-            }
-            if (m == 0) continue;
+            int m = query_match(r->query, d, &out->ev);
+            if (m < 0) rc = -1;
+            if (m <= 0) continue;
         }
-        if (r->match_ref != LUA_NOREF && r->match_ref != LUA_REFNIL) {
-            if (run_match(cfg, r, a, d, &ev, lg) != 1) continue;
-        }
-        r->hits++;
-        if (on_fire(arg, r, &ev) != 0) {
+        rc = hit_push(out, (uint32_t)cand[i], (uint32_t)before, (uint32_t)(out->ev.n - before));
+    }
+    pthread_mutex_unlock(&cfg->index_lock);
+    return rc;
+}
+
+void rule_hits_free(struct rule_hits *h)
+{
+    free(h->v);
+    evidence_list_free(&h->ev);
+    memset(h, 0, sizeof *h);
+}
+
+/* The hit's evidence as a list of its own (a Lua match may append to it). */
+static int hit_evidence(const struct rule_hit *hit, const struct evidence_list *all,
+                        struct evidence_list *ev)
+{
+    ev->n = 0;
+    for (uint32_t k = 0; k < hit->ev_n; k++)
+        if (evidence_push(ev, &all->v[hit->ev_first + k]) != 0) return -1;
+    return 0;
+}
+
+int rules_fire(struct config *cfg, const struct herald_article *a, struct doc *d,
+               const struct rule_hit *hits, size_t n, const struct evidence_list *all,
+               const struct logger *lg, on_fire_fn on_fire, void *arg)
+{
+    struct doc *own = NULL;
+    struct evidence_list ev = {0};
+    int fired = 0;
+    for (size_t i = 0; i < n && fired >= 0; i++) {
+        struct cfg_rule *r = &cfg->rules[hits[i].rule];
+        if (r->disabled || r->paused) continue;
+        if (hit_evidence(&hits[i], all, &ev) != 0) {
             fired = -1;
             break;
         }
-        fired++;
+        if (r->match_ref != LUA_NOREF && r->match_ref != LUA_REFNIL) {
+            if (!d) {
+                struct doc_fields f;
+                article_doc_fields(a, &f);
+                d = own = doc_new(&f);
+                if (!d) {
+                    fired = -1;
+                    break;
+                }
+            }
+            if (run_match(cfg, r, a, d, &ev, lg) != 1) continue;
+        }
+        r->hits++;
+        if (on_fire(arg, r, &ev) != 0) fired = -1;
+        if (fired >= 0) fired++;
     }
     evidence_list_free(&ev);
-    doc_free(d);
+    doc_free(own);
     /* Evidence of a:has() calls points into the state's query cache; every alert of this
      * article has been stored by now, so the cache may be trimmed. */
     lua_article_cache_trim(sandbox_state(cfg->sb));
+    return fired;
+}
+
+int rules_evaluate(struct config *cfg, const struct herald_article *a, const struct logger *lg,
+                   on_fire_fn on_fire, void *arg)
+{
+    struct doc_fields f;
+    article_doc_fields(a, &f);
+    struct doc *d = doc_new(&f);
+    if (!d) return -1;
+    struct rule_hits hits = {0};
+    int fired = rules_prematch(cfg, d, &hits);
+    if (fired == 0) fired = rules_fire(cfg, a, d, hits.v, hits.n, &hits.ev, lg, on_fire, arg);
+    rule_hits_free(&hits);
+    doc_free(d);
     return fired;
 }

@@ -167,8 +167,12 @@ int64_t scheduler_adapt(const struct cfg_source *src, int64_t current_ms, const 
 
 /* ---- pipeline.c ---- */
 /* Process the items of a freshly fetched feed of `source`: mark seen, evaluate rules,
- * queue alerts, all in one transaction. Returns the number of new items, or -1. */
-long pipeline_process(struct herald *h, const struct cfg_source *source, const struct feed *f);
+ * queue alerts, all in one transaction. `pre` (may be NULL) is the rules' C half computed
+ * on the pool for this feed; it is used when it was made with the current rules. Returns
+ * the number of new items, or -1. */
+struct prematch;
+long pipeline_process(struct herald *h, const struct cfg_source *source, const struct feed *f,
+                      const struct prematch *pre);
 
 /* ---- batch.c ---- */
 /* Where the alert of rule `r` for `notifier` goes at `now`: sets *out (queued now, or held

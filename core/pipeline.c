@@ -8,6 +8,7 @@
 
 #include "alert.h"
 #include "evaluate.h"
+#include "prematch.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -98,7 +99,8 @@ static size_t *publication_order(const struct feed *f)
     return order;
 }
 
-long pipeline_process(struct herald *h, const struct cfg_source *src, const struct feed *f)
+long pipeline_process(struct herald *h, const struct cfg_source *src, const struct feed *f,
+                      const struct prematch *pre)
 {
     int64_t now = now_seconds();
     size_t *order = publication_order(f);
@@ -122,7 +124,12 @@ long pipeline_process(struct herald *h, const struct cfg_source *src, const stru
         article_from_item(&a, src->name, src->lang, f, it);
         struct fire_ctx fc = {.h = h, .src = src, .a = &a, .now = now};
         uint64_t t0 = uv_hrtime();
-        int fired = rules_evaluate(h->cfg, &a, &h->log, on_fire, &fc);
+        const struct rule_hit *hits = NULL;
+        size_t nhits = 0;
+        int fired =
+            prematch_item(pre, h->cfg, f->n_items, order[k], &hits, &nhits)
+                ? rules_fire(h->cfg, &a, NULL, hits, nhits, &pre->hits.ev, &h->log, on_fire, &fc)
+                : rules_evaluate(h->cfg, &a, &h->log, on_fire, &fc);
         h->stats.rule_eval_us += (uv_hrtime() - t0) / 1000;
         if (fired < 0) goto fail;
     }

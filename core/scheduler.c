@@ -14,6 +14,7 @@
 #include "herald.h"
 
 #include "page.h"
+#include "prematch.h"
 #include "util.h"
 
 #include <libxml/parser.h>
@@ -229,7 +230,7 @@ static void on_page_article(void *arg, const struct fetch_result *r)
             f->items[0].id = arena_strdup(&f->arena, pf->link);
             if (!f->items[0].link) f->items[0].link = f->items[0].id;
             f->n_items = 1;
-            if (!f->items[0].id || pipeline_process(h, src, f) < 0)
+            if (!f->items[0].id || pipeline_process(h, src, f, NULL) < 0)
                 snprintf(err, sizeof err, "could not store the article");
         } else if (!err[0]) {
             snprintf(err, sizeof err, "no article found");
@@ -311,8 +312,8 @@ static int handle_section(struct herald *h, const struct cfg_source *src, struct
 /* Run a parsed 2xx body's items through the pipeline (or record why it did not parse).
  * Returns 0 when the content was processed (the validators may then be kept). */
 static int process_body(struct herald *h, const struct cfg_source *src, struct source_run *sr,
-                        const struct fetch_result *r, struct feed *f, const char *perr,
-                        struct source_state *st, int64_t *next_ms)
+                        const struct fetch_result *r, struct feed *f, const struct prematch *pre,
+                        const char *perr, struct source_state *st, int64_t *next_ms)
 {
     if (!f) {
         poll_failed(h, src, r->url, st, perr && *perr ? perr : "cannot parse", next_ms);
@@ -322,7 +323,7 @@ static int process_body(struct herald *h, const struct cfg_source *src, struct s
     if (f->bozo)
         log_msg(&h->log, HERALD_LOG_INFO, "source %s: %s: malformed feed recovered (%s)", src->name,
                 r->url, f->bozo_reason ? f->bozo_reason : "bozo");
-    long fresh = pipeline_process(h, src, f);
+    long fresh = pipeline_process(h, src, f, pre);
     size_t n_items = f->n_items;
     if (fresh < 0) {
         poll_failed(h, src, r->url, st, "could not store the items", next_ms);
@@ -341,8 +342,8 @@ static int process_body(struct herald *h, const struct cfg_source *src, struct s
 /* Fill `st` from a finished transfer and set *next_ms. Returns 1 when the response was a
  * success (2xx processed, or 304). */
 static int handle_response(struct herald *h, const struct cfg_source *src, struct source_run *sr,
-                           const struct fetch_result *r, struct feed *f, const char *perr,
-                           struct source_state *st, int64_t *next_ms)
+                           const struct fetch_result *r, struct feed *f, const struct prematch *pre,
+                           const char *perr, struct source_state *st, int64_t *next_ms)
 {
     st->last_status = r->status;
     st->items_new = 0;
@@ -369,7 +370,7 @@ static int handle_response(struct herald *h, const struct cfg_source *src, struc
         }
         return 0;
     }
-    if (process_body(h, src, sr, r, f, perr, st, next_ms) != 0) return 0;
+    if (process_body(h, src, sr, r, f, pre, perr, st, next_ms) != 0) return 0;
     /* Validators are kept only once the content they describe has been processed. */
     free(st->etag);
     free(st->last_modified);
@@ -413,7 +414,7 @@ static const struct cfg_source *run_source(struct source_run *sr)
  * poll_finished follows). Never ends the poll itself: it may run inside a batch's open
  * transaction, and nothing may be delivered before the commit. */
 static int record_poll(struct source_run *sr, const struct fetch_result *r, struct feed *f,
-                       const char *perr)
+                       const struct prematch *pre, const char *perr)
 {
     struct herald *h = sr->h;
     const struct cfg_source *src = run_source(sr);
@@ -426,7 +427,7 @@ static int record_poll(struct source_run *sr, const struct fetch_result *r, stru
     const char *origin = st.origin_url ? st.origin_url : st.url;
     if (!origin || strcmp(origin, src->url) != 0) st.interval_ms = 0;
     int64_t next = st.interval_ms > 0 ? st.interval_ms : src->every_ms;
-    if (handle_response(h, src, sr, r, f, perr, &st, &next)) {
+    if (handle_response(h, src, sr, r, f, pre, perr, &st, &next)) {
         follow_move(h, src, r, &st);
     } else if (!st.url || strcmp(r->url, st.url) != 0) {
         free(st.url);
@@ -453,7 +454,7 @@ static void end_poll(struct source_run *sr)
 static void complete_poll(struct source_run *sr, const struct fetch_result *r, struct feed *f,
                           const char *perr)
 {
-    if (record_poll(sr, r, f, perr))
+    if (record_poll(sr, r, f, NULL, perr))
         end_poll(sr);
     else
         poll_finished(sr);
@@ -492,6 +493,10 @@ struct parse_job {
     char *body, *url, *effective_url, *content_type, *etag, *last_modified, *error;
     struct feed_limits lim;
     struct feed *f;
+    /* The rules' C half over the parsed items, computed on the pool with `cfg` (held) */
+    struct config *cfg;
+    const char *src_name, *src_lang; /* of cfg's source */
+    struct prematch pre;
     int to_end; /* recorded in the batch: end_poll (else poll_finished) after the commit */
     char perr[512];
 };
@@ -516,6 +521,8 @@ static void batch_maybe_free(struct poll_batch *b)
 static void parse_job_free(struct parse_job *j)
 {
     struct poll_batch *b = j->b;
+    prematch_free(&j->pre);
+    if (j->cfg) config_release(j->cfg);
     feed_free(j->f);
     free(j->body);
     free(j->url);
@@ -549,7 +556,10 @@ static void parse_run(struct parse_job *j)
 
 static void on_parse_work(uv_work_t *w)
 {
-    parse_run(w->data);
+    struct parse_job *j = w->data;
+    parse_run(j);
+    /* Out of memory here only means the loop thread evaluates the rules itself. */
+    if (j->f && j->cfg) prematch_feed(j->cfg, j->src_name, j->src_lang, j->f, &j->pre);
 }
 
 /* Record every waiting poll in one transaction, then end them. */
@@ -568,7 +578,7 @@ static void batch_flush(struct poll_batch *b)
         log_msg(&h->log, HERALD_LOG_ERROR, "store: %s; recording polls one by one",
                 store_errmsg(h->store));
     for (struct parse_job *j = list; j; j = j->next)
-        j->to_end = record_poll(j->sr, &j->r, j->f, j->perr);
+        j->to_end = record_poll(j->sr, &j->r, j->f, &j->pre, j->perr);
     if (tx && store_commit(h->store) != 0)
         log_msg(&h->log, HERALD_LOG_ERROR,
                 "store: %s; the %zu polls of this batch are not recorded and their sources "
@@ -681,6 +691,13 @@ static void on_fetched(void *arg, const struct fetch_result *r)
     }
     parse_limits(h, src, &j->lim);
     j->work.data = j;
+    if (!src->kind ||
+        strcmp(src->kind, "page") != 0) { /* a section page's items are links, not news */
+        j->cfg = h->cfg;
+        config_hold(j->cfg);
+        j->src_name = src->name;
+        j->src_lang = src->lang;
+    }
     if (h->stats.parse_jobs < PARSE_JOBS && h->stats.parse_bytes + r->len < PARSE_BYTES &&
         uv_queue_work(&h->loop, &j->work, on_parse_work, on_parse_done) == 0) {
         h->stats.parse_jobs++;
