@@ -987,7 +987,6 @@ int config_load(const char *path, const struct config_env *env, struct config **
         snprintf(err, errlen, "%s: out of memory", path);
         return -1;
     }
-    pthread_mutex_init(&cfg->index_lock, NULL);
     cfg->path = strdup(path);
     cfg->dir = path_dirname(path);
     cfg->log_level = -1;
@@ -1117,7 +1116,6 @@ void config_free(struct config *c)
     free(c->proxy);
     free(c->path);
     free(c->dir);
-    pthread_mutex_destroy(&c->index_lock);
     free(c);
 }
 

@@ -13,7 +13,6 @@
 #include "query.h"
 #include "sandbox.h"
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -92,9 +91,8 @@ struct config {
     size_t n_rules;
     struct concepts *concepts;
     struct rule_index *index;
-    pthread_mutex_t index_lock; /* the index's scratch: rules_prematch runs on pool threads */
-    int holds;                  /* parse jobs using the rules (config_hold) */
-    int doomed;                 /* config_free was called while held */
+    int holds;  /* parse jobs using the rules (config_hold) */
+    int doomed; /* config_free was called while held */
     struct cfg_expect *expects;
     size_t n_expects;
     char **files; /* the config file and every module it required, for reload-on-save */

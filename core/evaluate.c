@@ -10,7 +10,6 @@
 #include "sandbox.h"
 
 #include <lauxlib.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,13 +95,11 @@ static int hit_push(struct rule_hits *h, uint32_t rule, uint32_t ev_first, uint3
     return 0;
 }
 
-int rules_prematch(struct config *cfg, struct doc *d, struct rule_hits *out)
+int rules_prematch(const struct config *cfg, struct index_scratch *sc, struct doc *d,
+                   struct rule_hits *out)
 {
-    /* The index's scratch and stem caches are shared, and the stems a doc borrows from a
-     * cache stay valid only until the next doc fills it: the whole pass holds the lock. */
-    pthread_mutex_lock(&cfg->index_lock);
     const size_t *cand = NULL;
-    long n = rule_index_candidates(cfg->index, d, &cand);
+    long n = rule_index_candidates_in(cfg->index, sc, d, &cand);
     int rc = n < 0 ? -1 : 0;
     for (long i = 0; rc == 0 && i < n; i++) {
         const struct cfg_rule *r = &cfg->rules[cand[i]];
@@ -114,7 +111,6 @@ int rules_prematch(struct config *cfg, struct doc *d, struct rule_hits *out)
         }
         rc = hit_push(out, (uint32_t)cand[i], (uint32_t)before, (uint32_t)(out->ev.n - before));
     }
-    pthread_mutex_unlock(&cfg->index_lock);
     return rc;
 }
 
@@ -178,12 +174,14 @@ int rules_evaluate(struct config *cfg, const struct herald_article *a, const str
 {
     struct doc_fields f;
     article_doc_fields(a, &f);
-    struct doc *d = doc_new(&f);
-    if (!d) return -1;
+    /* The doc's stems point into the scratch's caches: it goes back after the doc. */
+    struct index_scratch *sc = rule_index_scratch_take(cfg->index);
+    struct doc *d = sc ? doc_new(&f) : NULL;
     struct rule_hits hits = {0};
-    int fired = rules_prematch(cfg, d, &hits);
+    int fired = d ? rules_prematch(cfg, sc, d, &hits) : -1;
     if (fired == 0) fired = rules_fire(cfg, a, d, hits.v, hits.n, &hits.ev, lg, on_fire, arg);
     rule_hits_free(&hits);
     doc_free(d);
+    rule_index_scratch_put(cfg->index, sc);
     return fired;
 }

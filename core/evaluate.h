@@ -23,9 +23,9 @@ void article_from_item(struct herald_article *a, const char *source, const char 
 typedef int (*on_fire_fn)(void *arg, struct cfg_rule *rule, const struct evidence_list *ev);
 
 /* The C half of the rules for one article: each candidate rule whose query matched (or
- * that has none), with the query's evidence. Only the index and the queries are used,
- * under cfg->index_lock, so a thread of the pool may compute it while the loop thread
- * runs Lua; a rule's Lua `match`, paused and disabled flags are left to rules_fire(). */
+ * that has none), with the query's evidence. Only the index (through the caller's scratch)
+ * and the queries are used, so threads of the pool may compute it at once while the loop
+ * thread runs Lua; a rule's Lua `match`, paused and disabled flags are left to rules_fire(). */
 struct rule_hit {
     uint32_t rule;     /* index into cfg->rules */
     uint32_t ev_first; /* its evidence: hits->ev.v[ev_first .. ev_first + ev_n) */
@@ -37,9 +37,11 @@ struct rule_hits {
     struct evidence_list ev;
 };
 
-/* Append the hits of doc `d` (built from the article's doc_fields) to *out. 0, or -1 when
- * out of memory. */
-int rules_prematch(struct config *cfg, struct doc *d, struct rule_hits *out);
+/* Append the hits of doc `d` (built from the article's doc_fields) to *out, looked up with
+ * scratch `sc` of cfg->index (rule_index_scratch_take; keep it until `d` is freed). 0, or
+ * -1 when out of memory. */
+int rules_prematch(const struct config *cfg, struct index_scratch *sc, struct doc *d,
+                   struct rule_hits *out);
 
 /* The doc_fields rules see for article `a`. */
 void article_doc_fields(const struct herald_article *a, struct doc_fields *out);

@@ -17,6 +17,7 @@
 #include "index.h"
 #include "query_impl.h"
 
+#include <pthread.h>
 #include <utf8proc.h>
 
 #include <stdio.h>
@@ -50,6 +51,19 @@ struct entry {
     uint32_t n, cap;
 };
 
+/* What one lookup writes; see index.h. */
+struct index_scratch {
+    struct stem_cache *stems[MAX_LANGS]; /* per language of the index, made on first use */
+    /* Per slot, one bit each: the doc satisfies clause 0 (picked) or clause 1 (picked2). */
+    uint64_t *picked, *picked2;
+    uint32_t cappicked, cappicked2;
+    size_t *out;
+    uint32_t capout;
+    uint32_t *stem_hash, *stem_pow; /* per doc stem: polynomial hash, ZMUL^length */
+    uint32_t capstem, capstem2;
+    struct index_scratch *next; /* in the spare list */
+};
+
 struct rule_index {
     size_t *rules; /* slot -> rule number */
     uint32_t nrules, caprules;
@@ -58,12 +72,10 @@ struct rule_index {
     struct entry *tab;
     uint32_t tab_cap, tab_n;
     char langs[MAX_LANGS][8];
-    struct stem_cache *stems[MAX_LANGS]; /* per language, made on first use */
     int nlangs;
-    /* Per slot, one bit each: the doc satisfies clause 0 (picked) or clause 1 (picked2) of
-     * the rule; `single` marks rules with at most one clause (clause 1 always holds). */
-    uint64_t *picked, *picked2, *single;
-    uint32_t cappicked, cappicked2, capsingle;
+    /* Per slot, one bit: the rule has at most one clause (clause 1 always holds). */
+    uint64_t *single;
+    uint32_t capsingle;
     int ordered;       /* rule numbers ascend with slots: no sort needed */
     uint32_t nkeys[5]; /* keys of each type ('f', 'p', 's', 'z', 'b') present in the table */
     unsigned plens;    /* bit k set when some 'p' key has k characters */
@@ -73,15 +85,46 @@ struct rule_index {
     /* Bit (hash & (8 * tab_cap - 1)) set for each key of the table: most doc keys are
      * absent, and this 1/32nd of the table's size answers them without touching it. */
     uint64_t *filter;
-    size_t *out;
-    uint32_t capout;
-    uint32_t *stem_hash, *stem_pow; /* per doc stem: polynomial hash, ZMUL^length */
-    uint32_t capstem, capstem2;
+    struct index_scratch own;    /* for rule_index_candidates */
+    struct index_scratch *spare; /* given back by threads, for the next to take */
+    pthread_mutex_t spare_lock;
 };
 
 struct rule_index *rule_index_new(void)
 {
-    return calloc(1, sizeof(struct rule_index));
+    struct rule_index *ix = calloc(1, sizeof *ix);
+    if (ix) pthread_mutex_init(&ix->spare_lock, NULL);
+    return ix;
+}
+
+static void scratch_clear(struct index_scratch *s)
+{
+    for (int i = 0; i < MAX_LANGS; i++)
+        stem_cache_free(s->stems[i]);
+    free(s->picked);
+    free(s->picked2);
+    free(s->out);
+    free(s->stem_hash);
+    free(s->stem_pow);
+    memset(s, 0, sizeof *s);
+}
+
+struct index_scratch *rule_index_scratch_take(struct rule_index *ix)
+{
+    pthread_mutex_lock(&ix->spare_lock);
+    struct index_scratch *s = ix->spare;
+    if (s) ix->spare = s->next;
+    pthread_mutex_unlock(&ix->spare_lock);
+    return s ? s : calloc(1, sizeof *s);
+}
+
+void rule_index_scratch_put(struct rule_index *ix, struct index_scratch *s)
+{
+    if (!s) return;
+    pthread_mutex_lock(&ix->spare_lock);
+    s->next = ix->spare;
+    ix->spare = s;
+    pthread_mutex_unlock(&ix->spare_lock);
 }
 
 void rule_index_free(struct rule_index *ix)
@@ -93,16 +136,17 @@ void rule_index_free(struct rule_index *ix)
     }
     free(ix->tab);
     free(ix->filter);
-    for (int i = 0; i < ix->nlangs; i++)
-        stem_cache_free(ix->stems[i]);
     free(ix->rules);
     free(ix->always);
-    free(ix->picked);
-    free(ix->picked2);
     free(ix->single);
-    free(ix->out);
-    free(ix->stem_hash);
-    free(ix->stem_pow);
+    scratch_clear(&ix->own);
+    while (ix->spare) {
+        struct index_scratch *s = ix->spare;
+        ix->spare = s->next;
+        scratch_clear(s);
+        free(s);
+    }
+    pthread_mutex_destroy(&ix->spare_lock);
     free(ix);
 }
 
@@ -651,14 +695,11 @@ static void set_bit(uint64_t *bits, uint32_t slot)
     bits[slot / 64] |= 1ull << (slot % 64);
 }
 
-/* Grow the per-slot bit sets for one more rule (new words start cleared). */
+/* Grow the per-slot bit set for one more rule (new words start cleared). */
 static int grow_bits(struct rule_index *ix)
 {
     uint32_t need = ix->nrules / 64 + 1, old = ix->capsingle;
-    if (grow32((void **)&ix->picked, &ix->cappicked, sizeof *ix->picked, need) < 0 ||
-        grow32((void **)&ix->picked2, &ix->cappicked2, sizeof *ix->picked2, need) < 0 ||
-        grow32((void **)&ix->single, &ix->capsingle, sizeof *ix->single, need) < 0)
-        return -1;
+    if (grow32((void **)&ix->single, &ix->capsingle, sizeof *ix->single, need) < 0) return -1;
     if (ix->capsingle > old)
         memset(ix->single + old, 0, (ix->capsingle - old) * sizeof *ix->single);
     return 0;
@@ -712,20 +753,21 @@ int rule_index_add(struct rule_index *ix, size_t rule, const struct query *q)
 
 /* ---- candidates ---- */
 
-static void pick_key_hashed(struct rule_index *ix, const char *k, size_t n, uint32_t hash)
+static void pick_key_hashed(const struct rule_index *ix, struct index_scratch *sc, const char *k,
+                            size_t n, uint32_t hash)
 {
     if (!filter_has(ix, hash)) return;
     const struct entry *e = lookup(ix, k, n, hash);
     if (!e || !e->key) return;
     for (uint32_t i = 0; i < e->n; i++) {
         uint32_t p = e->slots[i];
-        set_bit(p & 1 ? ix->picked2 : ix->picked, p >> 1);
+        set_bit(p & 1 ? sc->picked2 : sc->picked, p >> 1);
     }
 }
 
-static void pick_key(struct rule_index *ix, const char *k, size_t n)
+static void pick_key(const struct rule_index *ix, struct index_scratch *sc, const char *k, size_t n)
 {
-    pick_key_hashed(ix, k, n, key_hash(k, n));
+    pick_key_hashed(ix, sc, k, n, key_hash(k, n));
 }
 
 static int cmp_size(const void *a, const void *b)
@@ -737,7 +779,8 @@ static int cmp_size(const void *a, const void *b)
 /* A doc word whose deletions are being looked up, with the prefix hashes they are
  * hashed from. */
 struct zdoc {
-    struct rule_index *ix;
+    const struct rule_index *ix;
+    struct index_scratch *sc;
     struct zword z;
     uint32_t pre[TEXT_WORD_MAX + 1]; /* pre[b]: hash of "z<k>" and the first b bytes */
     uint32_t pw[TEXT_WORD_MAX + 1];  /* ZMUL^b */
@@ -764,13 +807,13 @@ static int pick_deletion(void *arg, const int *del, int nd)
     h = zmix(h);
     if (!filter_has(zd->ix, h)) return 0;
     char key[KEY_MAX];
-    pick_key_hashed(zd->ix, key, zkey(z, del, nd, key), h);
+    pick_key_hashed(zd->ix, zd->sc, key, zkey(z, del, nd, key), h);
     return 0;
 }
 
 /* Look up the deletions of doc word s[0..n) at each distance some fuzzy word of a
  * compatible length is keyed with. */
-static void pick_fuzzy(struct rule_index *ix, const char *s, size_t n, struct zdoc *zd)
+static void pick_fuzzy(const struct rule_index *ix, const char *s, size_t n, struct zdoc *zd)
 {
     zd->z.s = s;
     zd->z.n = n;
@@ -789,7 +832,8 @@ static void pick_fuzzy(struct rule_index *ix, const char *s, size_t n, struct zd
 
 /* Look up the wildcard buckets of doc word s[0..n): its first 2 to PREFIX_LONG characters,
  * for the lengths some wildcard is keyed with, hashing each prefix from the one before. */
-static void pick_prefixes(struct rule_index *ix, const char *s, size_t n)
+static void pick_prefixes(const struct rule_index *ix, struct index_scratch *sc, const char *s,
+                          size_t n)
 {
     uint32_t h = zpoly(0, "p", 1);
     size_t i = 0;
@@ -801,17 +845,17 @@ static void pick_prefixes(struct rule_index *ix, const char *s, size_t n)
         uint32_t hash = zmix(h);
         if (!filter_has(ix, hash)) continue;
         char k[KEY_MAX];
-        pick_key_hashed(ix, k, key_make(k, 'p', NULL, s, i), hash);
+        pick_key_hashed(ix, sc, k, key_make(k, 'p', NULL, s, i), hash);
     }
 }
 
 /* Look up the pair key of each two neighbouring tokens of one field (see pair_key), the
  * hash of each combined from per-stem hashes. */
-static int pick_pairs(struct rule_index *ix, const struct doc *d, const struct stemmap *m,
-                      const char *lang)
+static int pick_pairs(const struct rule_index *ix, struct index_scratch *sc, const struct doc *d,
+                      const struct stemmap *m, const char *lang)
 {
-    if (grow32((void **)&ix->stem_hash, &ix->capstem, sizeof *ix->stem_hash, m->nstems) < 0 ||
-        grow32((void **)&ix->stem_pow, &ix->capstem2, sizeof *ix->stem_pow, m->nstems) < 0)
+    if (grow32((void **)&sc->stem_hash, &sc->capstem, sizeof *sc->stem_hash, m->nstems) < 0 ||
+        grow32((void **)&sc->stem_pow, &sc->capstem2, sizeof *sc->stem_pow, m->nstems) < 0)
         return -1;
     for (uint32_t s = 0; s < m->nstems; s++) {
         uint32_t h = 0, pw = 1;
@@ -819,8 +863,8 @@ static int pick_pairs(struct rule_index *ix, const struct doc *d, const struct s
             h = h * ZMUL + (unsigned char)m->stem_s[s][i];
             pw *= ZMUL;
         }
-        ix->stem_hash[s] = h;
-        ix->stem_pow[s] = pw;
+        sc->stem_hash[s] = h;
+        sc->stem_pow[s] = pw;
     }
     char head[16] = "b";
     size_t ln = strlen(lang);
@@ -830,7 +874,7 @@ static int pick_pairs(struct rule_index *ix, const struct doc *d, const struct s
         if (d->toks[t].field != d->toks[t + 1].field) continue;
         uint32_t a = m->word_stem[d->toks[t].word], b = m->word_stem[d->toks[t + 1].word];
         uint32_t h =
-            ((h0 * ix->stem_pow[a] + ix->stem_hash[a]) * ZMUL) * ix->stem_pow[b] + ix->stem_hash[b];
+            ((h0 * sc->stem_pow[a] + sc->stem_hash[a]) * ZMUL) * sc->stem_pow[b] + sc->stem_hash[b];
         h = zmix(h);
         if (!filter_has(ix, h)) continue;
         size_t n = ln + 3 + m->stem_len[a] + m->stem_len[b];
@@ -840,17 +884,18 @@ static int pick_pairs(struct rule_index *ix, const struct doc *d, const struct s
         memcpy(k + ln + 2, m->stem_s[a], m->stem_len[a]);
         k[ln + 2 + m->stem_len[a]] = '\0';
         memcpy(k + ln + 3 + m->stem_len[a], m->stem_s[b], m->stem_len[b]);
-        pick_key_hashed(ix, k, n, h);
+        pick_key_hashed(ix, sc, k, n, h);
     }
     return 0;
 }
 
-static int pick_doc_keys(struct rule_index *ix, struct doc *d)
+static int pick_doc_keys(const struct rule_index *ix, struct index_scratch *sc, struct doc *d)
 {
     char k[KEY_MAX];
     struct zdoc zd;
     if (ix->nkeys[3]) {
         zd.ix = ix;
+        zd.sc = sc;
         zd.pw[0] = 1;
         for (int i = 1; i <= TEXT_WORD_MAX; i++)
             zd.pw[i] = zd.pw[i - 1] * ZMUL;
@@ -859,43 +904,52 @@ static int pick_doc_keys(struct rule_index *ix, struct doc *d)
         const struct dword *dw = &d->words[w];
         /* words are at most TEXT_WORD_MAX bytes (text.h); the test guards the arrays */
         if (ix->nkeys[3] && dw->len <= TEXT_WORD_MAX) pick_fuzzy(ix, dw->s, dw->len, &zd);
-        if (ix->nkeys[0]) pick_key(ix, k, key_make(k, 'f', NULL, dw->s, dw->len));
-        if (ix->nkeys[1]) pick_prefixes(ix, dw->s, dw->len);
+        if (ix->nkeys[0]) pick_key(ix, sc, k, key_make(k, 'f', NULL, dw->s, dw->len));
+        if (ix->nkeys[1]) pick_prefixes(ix, sc, dw->s, dw->len);
     }
     for (int l = 0; l < ix->nlangs && (ix->nkeys[2] || ix->nkeys[4]); l++) {
-        if (!ix->stems[l]) ix->stems[l] = stem_cache_new(ix->langs[l]);
+        if (!sc->stems[l]) sc->stems[l] = stem_cache_new(ix->langs[l]);
         /* without a cache (out of memory) the doc still gets its stems, only slower */
         struct stemmap *m =
-            ix->stems[l] ? doc_stems_cached(d, ix->stems[l]) : doc_stems(d, ix->langs[l]);
+            sc->stems[l] ? doc_stems_cached(d, sc->stems[l]) : doc_stems(d, ix->langs[l]);
         if (!m) return -1;
         for (uint32_t s = 0; ix->nkeys[2] && s < m->nstems; s++)
-            pick_key(ix, k, key_make(k, 's', ix->langs[l], m->stem_s[s], m->stem_len[s]));
-        if (ix->nkeys[4] && pick_pairs(ix, d, m, ix->langs[l]) < 0) return -1;
+            pick_key(ix, sc, k, key_make(k, 's', ix->langs[l], m->stem_s[s], m->stem_len[s]));
+        if (ix->nkeys[4] && pick_pairs(ix, sc, d, m, ix->langs[l]) < 0) return -1;
     }
     return 0;
 }
 
 long rule_index_candidates(struct rule_index *ix, struct doc *d, const size_t **out)
 {
-    if (grow32((void **)&ix->out, &ix->capout, sizeof *ix->out, ix->nrules + 1) < 0) return -1;
-    *out = ix->out;
-    if (ix->nrules == 0) return 0;
+    return rule_index_candidates_in(ix, &ix->own, d, out);
+}
+
+long rule_index_candidates_in(const struct rule_index *ix, struct index_scratch *sc, struct doc *d,
+                              const size_t **out)
+{
     uint32_t nwords64 = (ix->nrules + 63) / 64;
-    memset(ix->picked, 0, nwords64 * sizeof *ix->picked);
-    memset(ix->picked2, 0, nwords64 * sizeof *ix->picked2);
+    if (grow32((void **)&sc->out, &sc->capout, sizeof *sc->out, ix->nrules + 1) < 0 ||
+        grow32((void **)&sc->picked, &sc->cappicked, sizeof *sc->picked, nwords64 + 1) < 0 ||
+        grow32((void **)&sc->picked2, &sc->cappicked2, sizeof *sc->picked2, nwords64 + 1) < 0)
+        return -1;
+    *out = sc->out;
+    if (ix->nrules == 0) return 0;
+    memset(sc->picked, 0, nwords64 * sizeof *sc->picked);
+    memset(sc->picked2, 0, nwords64 * sizeof *sc->picked2);
     for (uint32_t i = 0; i < ix->nalways; i++)
-        set_bit(ix->picked, ix->always[i]);
-    if (ix->tab_n && pick_doc_keys(ix, d) < 0) return -1;
+        set_bit(sc->picked, ix->always[i]);
+    if (ix->tab_n && pick_doc_keys(ix, sc, d) < 0) return -1;
     size_t n = 0;
     for (uint32_t i = 0; i < nwords64; i++)
-        for (uint64_t bits = ix->picked[i] & (ix->picked2[i] | ix->single[i]); bits;
+        for (uint64_t bits = sc->picked[i] & (sc->picked2[i] | ix->single[i]); bits;
              bits &= bits - 1)
-            ix->out[n++] = ix->rules[i * 64 + (uint32_t)__builtin_ctzll(bits)];
+            sc->out[n++] = ix->rules[i * 64 + (uint32_t)__builtin_ctzll(bits)];
     if (!ix->ordered) {
-        qsort(ix->out, n, sizeof *ix->out, cmp_size);
+        qsort(sc->out, n, sizeof *sc->out, cmp_size);
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
-            if (k == 0 || ix->out[k - 1] != ix->out[i]) ix->out[k++] = ix->out[i];
+            if (k == 0 || sc->out[k - 1] != sc->out[i]) sc->out[k++] = sc->out[i];
         n = k;
     }
     return (long)n;

@@ -14,7 +14,9 @@ int prematch_feed(struct config *cfg, const char *source, const char *lang, cons
     memset(out, 0, sizeof *out);
     out->first = calloc(f->n_items + 1, sizeof *out->first);
     out->count = calloc(f->n_items + 1, sizeof *out->count);
-    if (!out->first || !out->count) goto fail;
+    /* One scratch for the whole feed; the docs are freed before it goes back. */
+    struct index_scratch *sc = rule_index_scratch_take(cfg->index);
+    if (!out->first || !out->count || !sc) goto fail;
     for (size_t i = 0; i < f->n_items; i++) {
         const struct item *it = &f->items[i];
         out->first[i] = out->hits.n;
@@ -24,15 +26,17 @@ int prematch_feed(struct config *cfg, const char *source, const char *lang, cons
         struct doc_fields df;
         article_doc_fields(&a, &df);
         struct doc *d = doc_new(&df);
-        int rc = d ? rules_prematch(cfg, d, &out->hits) : -1;
+        int rc = d ? rules_prematch(cfg, sc, d, &out->hits) : -1;
         doc_free(d);
         if (rc != 0) goto fail;
         out->count[i] = out->hits.n - out->first[i];
     }
+    rule_index_scratch_put(cfg->index, sc);
     out->cfg = cfg;
     out->n_items = f->n_items;
     return 0;
 fail:
+    rule_index_scratch_put(cfg->index, sc);
     prematch_free(out);
     return -1;
 }

@@ -1,7 +1,7 @@
 /* Unit tests for core/prematch.c and the split rule evaluation (evaluate.c): the hits the
  * pool computes for a feed fire exactly the rules, with exactly the evidence, that
  * rules_evaluate finds on the loop; they are refused for another config; and several
- * threads may compute them at once over one config (the index is shared under its lock). */
+ * threads may compute them at once over one config (each with a scratch of its own). */
 #include "check.h"
 #include "config.h"
 #include "evaluate.h"
