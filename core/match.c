@@ -261,7 +261,10 @@ uint32_t stemmap_id(const struct stemmap *m, const char *s, size_t n)
 
 /* ---- the stem cache ---- */
 
-enum { STEM_CACHE_MAX = 1 << 16 }; /* words kept before the cache starts over */
+enum {
+    STEM_CACHE_MAX = 1 << 16,   /* words kept before the cache starts over */
+    STEM_CACHE_FIRST = 1 << 12, /* slots at first: the table doubles as words come */
+};
 
 struct stem_entry {
     const char *w, *s; /* folded word and its stem, in the cache's arena; w NULL: empty */
@@ -272,8 +275,8 @@ struct stem_cache {
     char lang[8];
     struct text_stemmer *st; /* NULL when the language has no stemmer ("") */
     struct arena arena;
-    struct stem_entry *tab; /* open addressing, 2 * STEM_CACHE_MAX slots */
-    uint32_t n;
+    struct stem_entry *tab; /* open addressing, cap slots (at most 2 * STEM_CACHE_MAX) */
+    uint32_t n, cap;
 };
 
 struct stem_cache *stem_cache_new(const char *lang)
@@ -282,7 +285,10 @@ struct stem_cache *stem_cache_new(const char *lang)
     if (!sc) return NULL;
     snprintf(sc->lang, sizeof sc->lang, "%s", lang);
     arena_init(&sc->arena);
-    sc->tab = calloc(2 * STEM_CACHE_MAX, sizeof *sc->tab);
+    /* Small at first: a cache per thread, and a big zeroed table costs a page fault (and,
+     * read before written, a TLB flush on every core) per page before it is any use. */
+    sc->cap = STEM_CACHE_FIRST;
+    sc->tab = calloc(sc->cap, sizeof *sc->tab);
     sc->st = lang[0] ? text_stemmer_new(lang) : NULL;
     if (!sc->tab || (lang[0] && !sc->st)) {
         stem_cache_free(sc);
@@ -306,8 +312,28 @@ static void stem_cache_trim(struct stem_cache *sc)
     if (sc->n < STEM_CACHE_MAX) return;
     arena_free(&sc->arena);
     arena_init(&sc->arena);
-    memset(sc->tab, 0, 2 * STEM_CACHE_MAX * sizeof *sc->tab);
+    memset(sc->tab, 0, (size_t)sc->cap * sizeof *sc->tab);
     sc->n = 0;
+}
+
+/* Double the table (entries keep their arena strings). 0, or -1 when out of memory (the
+ * cache then stays as it is). */
+static int stem_cache_grow(struct stem_cache *sc)
+{
+    uint32_t cap = sc->cap * 2;
+    struct stem_entry *t = calloc(cap, sizeof *t);
+    if (!t) return -1;
+    for (uint32_t i = 0; i < sc->cap; i++) {
+        if (!sc->tab[i].w) continue;
+        uint32_t j = sc->tab[i].hash & (cap - 1);
+        while (t[j].w)
+            j = (j + 1) & (cap - 1);
+        t[j] = sc->tab[i];
+    }
+    free(sc->tab);
+    sc->tab = t;
+    sc->cap = cap;
+    return 0;
 }
 
 /* The stem of folded word w[0..n) (qhash `hash`); valid until the next stem_cache_trim. A
@@ -316,7 +342,7 @@ static void stem_cache_trim(struct stem_cache *sc)
 static const char *stem_cached(struct stem_cache *sc, const char *w, size_t n, uint32_t hash,
                                size_t *slen)
 {
-    const uint32_t mask = 2 * STEM_CACHE_MAX - 1;
+    uint32_t mask = sc->cap - 1;
     uint32_t i = hash & mask;
     for (; sc->tab[i].w; i = (i + 1) & mask) {
         const struct stem_entry *e = &sc->tab[i];
@@ -327,6 +353,12 @@ static const char *stem_cached(struct stem_cache *sc, const char *w, size_t n, u
     }
     const char *s = sc->st ? text_stem(sc->st, w, n, slen) : (*slen = n, w);
     if (sc->n >= STEM_CACHE_MAX) return s;
+    if ((sc->n + 1) * 2 > sc->cap) {
+        if (sc->cap >= 2 * STEM_CACHE_MAX || stem_cache_grow(sc) != 0) return s;
+        mask = sc->cap - 1;
+        for (i = hash & mask; sc->tab[i].w; i = (i + 1) & mask)
+            ;
+    }
     char *wc = arena_strndup(&sc->arena, w, n);
     const char *sc_s =
         wc && (*slen != n || memcmp(s, w, n)) ? arena_strndup(&sc->arena, s, *slen) : wc;
