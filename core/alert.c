@@ -87,8 +87,9 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
-static const char *field_text(const struct herald_article *a, const char *field)
+const char *alert_article_field(const struct herald_article *a, const char *field)
 {
+    if (!a || !field) return NULL;
     if (strcmp(field, "title") == 0) return a->title;
     if (strcmp(field, "text") == 0) return a->text;
     if (strcmp(field, "author") == 0) return a->author;
@@ -102,7 +103,7 @@ static json_t *evidence_json(const struct herald_article *a, const struct eviden
     json_t *arr = json_array();
     for (size_t i = 0; ev && arr && i < ev->n; i++) {
         const struct evidence *e = &ev->v[i];
-        const char *t = field_text(a, e->field);
+        const char *t = alert_article_field(a, e->field);
         if (!t || e->end > strlen(t) || e->start > e->end) continue;
         char *ctx = alert_context(t, e->start, e->end, 120);
         json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:s%, s:s?}", "field", e->field, "start",

@@ -17,6 +17,10 @@
  * SHA-256 over the three, so the same story never gets two ids. */
 void alert_make_id(const char *rule, const char *source, const char *item_id, char out[33]);
 
+/* The text of the article field an evidence names ("title", "text", "author", "link",
+ * "source"), or NULL for another name or a missing field. */
+const char *alert_article_field(const struct herald_article *a, const char *field);
+
 /* The alert JSON document (malloc'd), or NULL when out of memory. */
 char *alert_to_json(const char *id, const char *rule, int64_t created,
                     const struct herald_article *a, const struct evidence_list *ev);

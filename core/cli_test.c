@@ -27,16 +27,6 @@ struct test_ctx {
     size_t fired;
 };
 
-static const char *field_of(const struct herald_article *a, const char *field)
-{
-    if (strcmp(field, "title") == 0) return a->title;
-    if (strcmp(field, "text") == 0) return a->text;
-    if (strcmp(field, "author") == 0) return a->author;
-    if (strcmp(field, "link") == 0) return a->link;
-    if (strcmp(field, "source") == 0) return a->source;
-    return NULL;
-}
-
 static int span_cmp(const void *x, const void *y)
 {
     const struct evidence *a = x, *b = y;
@@ -130,7 +120,7 @@ static void print_evidence(const struct test_ctx *tc, const struct evidence_list
     /* Group the spans by sentence: spans inside one sentence share a line. */
     size_t n_lines = 0;
     for (size_t i = 0; i < evl->n;) {
-        const char *text = field_of(tc->a, ev[i].field);
+        const char *text = alert_article_field(tc->a, ev[i].field);
         if (!text || ev[i].end > strlen(text)) {
             i++;
             continue;
@@ -148,7 +138,7 @@ static void print_evidence(const struct test_ctx *tc, const struct evidence_list
     qsort(lines, n_lines, sizeof *lines, line_cmp);
     for (size_t k = 0; k < n_lines && k < SHOW; k++) {
         size_t i = lines[k].first, j = lines[k].last;
-        const char *text = field_of(tc->a, ev[i].field);
+        const char *text = alert_article_field(tc->a, ev[i].field);
         size_t s, e;
         int cl, cr;
         alert_context_bounds(text, ev[i].start, ev[i].end, 2000, &s, &e, &cl, &cr);

@@ -599,10 +599,12 @@ static int read_plugin_opt(lua_State *L, const struct herald_opt_spec *o, struct
     return 1;
 }
 
+const char *const config_notifier_keys[] = {"type",     "retry_min", "retry_max", "give_up_after",
+                                            "throttle", "digest",    "quiet",     NULL};
+
 static void declare_notifier(lua_State *L, struct loader *ld, const char *name)
 {
-    static const char *const keys[] = {"type",     "retry_min", "retry_max", "give_up_after",
-                                       "throttle", "digest",    "quiet",     NULL};
+    const char *const *keys = config_notifier_keys;
     struct config *cfg = ld->cfg;
     lua_getfield(L, 1, "type");
     if (lua_type(L, -1) != LUA_TSTRING)

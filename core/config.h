@@ -121,6 +121,10 @@ struct config_env {
     void *print_arg;
 };
 
+/* The keys every notifier takes whatever its type (read by the core, not the plugin),
+ * NULL-terminated; no plugin option may take one of these names. */
+extern const char *const config_notifier_keys[];
+
 /* Load and validate `path`. Returns 0 and sets *out, or -1 with one or more
  * "file:line: message" lines in err. */
 int config_load(const char *path, const struct config_env *env, struct config **out, char *err,

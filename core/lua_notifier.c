@@ -18,6 +18,7 @@
  */
 #include "lua_notifier.h"
 
+#include "alert.h"
 #include "config.h"
 #include "lua_json.h"
 #include "util.h"
@@ -223,10 +224,6 @@ static const struct {
     {"duration", HERALD_OPT_DURATION}, {"map", HERALD_OPT_MAP},     {"list", HERALD_OPT_LIST},
 };
 
-/* Keys every notifier has, read by the core: an option may not take one of these names. */
-static const char *const RESERVED[] = {"type",   "name",     "retry_min", "retry_max",
-                                       "digest", "throttle", "quiet",     "give_up_after"};
-
 static int valid_type_name(const char *s)
 {
     size_t n = strlen(s);
@@ -341,8 +338,8 @@ static void read_spec(lua_State *L, const char *type, struct spec_draft *d)
     d->name = lua_tostring(L, -2);
     if (!valid_option_name(d->name))
         spec_error(L, type, d->name, "not a valid name (letters, digits and _)", NULL);
-    for (size_t i = 0; i < sizeof RESERVED / sizeof RESERVED[0]; i++)
-        if (strcmp(d->name, RESERVED[i]) == 0)
+    for (const char *const *k = config_notifier_keys; *k; k++)
+        if (strcmp(d->name, *k) == 0 || strcmp(d->name, "name") == 0)
             spec_error(L, type, d->name, "reserved: every notifier has this key", NULL);
     if (lua_type(L, -1) == LUA_TSTRING) {
         /* Shorthand: "string" is required, "string?" optional. */
@@ -969,17 +966,6 @@ static void set_str(lua_State *L, const char *key, const char *v)
     lua_setfield(L, -2, key);
 }
 
-static const char *field_text(const struct herald_article *a, const char *field)
-{
-    if (!a || !field) return NULL;
-    if (!strcmp(field, "title")) return a->title;
-    if (!strcmp(field, "text")) return a->text;
-    if (!strcmp(field, "author")) return a->author;
-    if (!strcmp(field, "link")) return a->link;
-    if (!strcmp(field, "source")) return a->source;
-    return NULL;
-}
-
 /* The evidence list: spans as rules see them in a:evidence() (1-based start, inclusive
  * end), the end also as `finish` for code that avoids the keyword. */
 static void push_evidence(lua_State *L, const struct herald_alert *al)
@@ -997,7 +983,7 @@ static void push_evidence(lua_State *L, const struct herald_alert *al)
         lua_setfield(L, -2, "end");
         lua_pushinteger(L, (lua_Integer)e->end);
         lua_setfield(L, -2, "finish");
-        const char *s = field_text(al->article, e->field);
+        const char *s = alert_article_field(al->article, e->field);
         if (s && e->end >= e->start && e->end <= strlen(s)) {
             lua_pushlstring(L, s + e->start, e->end - e->start);
             lua_setfield(L, -2, "text");

@@ -203,13 +203,18 @@ def every_command_and_option_is_in_herald_1():
 
 
 def config_keys():
-    """{declaration function: [keys]} from the `keys[]` arrays of core/config.c."""
+    """{declaration function: [keys]} from the `keys[]` arrays of core/config.c (and its
+    config_notifier_keys, the keys of declare_notifier)."""
     src = read(CONFIG_C)
     found = {}
     pat = re.compile(r"static\s+(?:void|int)\s+(\w+)\s*\([^)]*\)\s*\{\s*"
                      r"static const char \*const keys\[\] = \{(.*?)\};", re.S)
     for fn, body in pat.findall(src):
         found[fn] = re.findall(r'"([^"]+)"', body)
+    # The notifier keys are shared with lua_notifier.c, so they are a named array.
+    m = re.search(r"config_notifier_keys\[\] = \{(.*?)\};", src, re.S)
+    if m:
+        found["declare_notifier"] = re.findall(r'"([^"]+)"', m.group(1))
     return found
 
 
