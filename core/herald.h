@@ -17,6 +17,7 @@
 #include "fetch.h"
 #include "log.h"
 #include "plugin.h"
+#include "prematch.h"
 #include "spawn.h"
 #include "store.h"
 
@@ -50,7 +51,8 @@ struct source_run {
     int removed;       /* gone from the config after a reload: freed once idle */
     int pending_pages; /* kind = "page": article fetches of this poll still running */
     int64_t next_poll_ms;
-    size_t cfg_index; /* position in h->cfg->sources, checked by name before use */
+    size_t cfg_index;               /* position in h->cfg->sources, checked by name before use */
+    struct prematch_hint seen_last; /* item ids of the last feed processed: the pool skips them */
     struct source_run *next_removed;
 };
 

@@ -8,8 +8,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+enum { SKIPPED = (size_t)-1 }; /* count[i] of an item the hint said was evaluated before */
+
+static uint64_t id_hash(const char *id)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void prematch_hint_set(struct prematch_hint *hint, const struct feed *f)
+{
+    prematch_hint_free(hint);
+    hint->h = malloc((f->n_items + 1) * sizeof *hint->h);
+    if (!hint->h) return;
+    for (size_t i = 0; i < f->n_items; i++)
+        if (f->items[i].id) hint->h[hint->n++] = id_hash(f->items[i].id);
+    qsort(hint->h, hint->n, sizeof *hint->h, cmp_u64);
+}
+
+void prematch_hint_copy(const struct prematch_hint *hint, struct prematch_hint *out)
+{
+    out->n = 0;
+    out->h = hint->n ? malloc(hint->n * sizeof *out->h) : NULL;
+    if (!out->h) return;
+    memcpy(out->h, hint->h, hint->n * sizeof *out->h);
+    out->n = hint->n;
+}
+
+void prematch_hint_free(struct prematch_hint *hint)
+{
+    free(hint->h);
+    hint->h = NULL;
+    hint->n = 0;
+}
+
+static int hinted(const struct prematch_hint *hint, const char *id)
+{
+    if (!hint || !hint->n) return 0;
+    uint64_t k = id_hash(id);
+    return bsearch(&k, hint->h, hint->n, sizeof k, cmp_u64) != NULL;
+}
+
 int prematch_feed(struct config *cfg, const char *source, const char *lang, const struct feed *f,
-                  struct prematch *out)
+                  const struct prematch_hint *skip, struct prematch *out)
 {
     memset(out, 0, sizeof *out);
     out->first = calloc(f->n_items + 1, sizeof *out->first);
@@ -21,6 +70,11 @@ int prematch_feed(struct config *cfg, const char *source, const char *lang, cons
         const struct item *it = &f->items[i];
         out->first[i] = out->hits.n;
         if (!it->id) continue; /* the pipeline skips it too */
+        if (hinted(skip, it->id)) {
+            /* Seen at the last poll: almost surely still seen, so not worth tokenising. */
+            out->count[i] = SKIPPED;
+            continue;
+        }
         struct herald_article a;
         article_from_item(&a, source, lang, f, it);
         struct doc_fields df;
@@ -44,7 +98,9 @@ fail:
 int prematch_item(const struct prematch *pm, const struct config *cfg, size_t n_items, size_t i,
                   const struct rule_hit **hits, size_t *n)
 {
-    if (!pm || !pm->cfg || pm->cfg != cfg || pm->n_items != n_items || i >= n_items) return 0;
+    if (!pm || !pm->cfg || pm->cfg != cfg || pm->n_items != n_items || i >= n_items ||
+        pm->count[i] == SKIPPED)
+        return 0;
     *n = pm->count[i];
     *hits = pm->hits.v ? pm->hits.v + pm->first[i] : NULL;
     return 1;

@@ -36,6 +36,7 @@ static const struct cfg_source *run_source(struct source_run *sr);
 static void source_free(uv_handle_t *hd)
 {
     struct source_run *sr = hd->data;
+    prematch_hint_free(&sr->seen_last);
     free(sr->name);
     free(sr);
 }
@@ -325,6 +326,7 @@ static int process_body(struct herald *h, const struct cfg_source *src, struct s
                 r->url, f->bozo_reason ? f->bozo_reason : "bozo");
     long fresh = pipeline_process(h, src, f, pre);
     size_t n_items = f->n_items;
+    if (fresh >= 0) prematch_hint_set(&sr->seen_last, f);
     if (fresh < 0) {
         poll_failed(h, src, r->url, st, "could not store the items", next_ms);
         return -1;
@@ -496,6 +498,7 @@ struct parse_job {
     /* The rules' C half over the parsed items, computed on the pool with `cfg` (held) */
     struct config *cfg;
     const char *src_name, *src_lang; /* of cfg's source */
+    struct prematch_hint skip;       /* items the source's last poll processed */
     struct prematch pre;
     int to_end; /* recorded in the batch: end_poll (else poll_finished) after the commit */
     char perr[512];
@@ -522,6 +525,7 @@ static void parse_job_free(struct parse_job *j)
 {
     struct poll_batch *b = j->b;
     prematch_free(&j->pre);
+    prematch_hint_free(&j->skip);
     if (j->cfg) config_release(j->cfg);
     feed_free(j->f);
     free(j->body);
@@ -559,7 +563,7 @@ static void on_parse_work(uv_work_t *w)
     struct parse_job *j = w->data;
     parse_run(j);
     /* Out of memory here only means the loop thread evaluates the rules itself. */
-    if (j->f && j->cfg) prematch_feed(j->cfg, j->src_name, j->src_lang, j->f, &j->pre);
+    if (j->f && j->cfg) prematch_feed(j->cfg, j->src_name, j->src_lang, j->f, &j->skip, &j->pre);
 }
 
 /* Record every waiting poll in one transaction, then end them. */
@@ -697,6 +701,7 @@ static void on_fetched(void *arg, const struct fetch_result *r)
         config_hold(j->cfg);
         j->src_name = src->name;
         j->src_lang = src->lang;
+        prematch_hint_copy(&sr->seen_last, &j->skip);
     }
     if (h->stats.parse_jobs < PARSE_JOBS && h->stats.parse_bytes + r->len < PARSE_BYTES &&
         uv_queue_work(&h->loop, &j->work, on_parse_work, on_parse_done) == 0) {

@@ -81,7 +81,7 @@ TEST(pool_hits_fire_what_the_loop_finds)
     if (!cfg || !f) return;
     CHECK_INT((int)f->n_items, 4);
     struct prematch pm;
-    CHECK_INT(prematch_feed(cfg, "wire", NULL, f, &pm), 0);
+    CHECK_INT(prematch_feed(cfg, "wire", NULL, f, NULL, &pm), 0);
     struct logger lg;
     log_init(&lg);
     int any = 0;
@@ -115,6 +115,36 @@ TEST(pool_hits_fire_what_the_loop_finds)
     config_free(cfg);
 }
 
+/* Items the source's last poll processed are not tokenised again on the pool; the loop
+ * evaluates them itself should the store still call one new. */
+TEST(items_of_the_last_poll_are_skipped)
+{
+    struct config *cfg = load();
+    struct feed *f = parse();
+    CHECK(cfg && f);
+    if (!cfg || !f) return;
+    struct prematch_hint hint = {0};
+    prematch_hint_set(&hint, f);
+    CHECK_INT((int)hint.n, 4);
+    f->items[2].id = "c-new"; /* a story the last poll did not have */
+    struct prematch pm;
+    CHECK_INT(prematch_feed(cfg, "wire", NULL, f, &hint, &pm), 0);
+    const struct rule_hit *hits = NULL;
+    size_t nh = 0;
+    CHECK(!prematch_item(&pm, cfg, f->n_items, 0, &hits, &nh));
+    CHECK(!prematch_item(&pm, cfg, f->n_items, 3, &hits, &nh));
+    CHECK(prematch_item(&pm, cfg, f->n_items, 2, &hits, &nh));
+    CHECK_INT((int)nh, 2); /* general's query and the query-less rule */
+    struct prematch_hint copy;
+    prematch_hint_copy(&hint, &copy);
+    CHECK_INT((int)copy.n, 4);
+    prematch_hint_free(&copy);
+    prematch_hint_free(&hint);
+    prematch_free(&pm);
+    feed_free(f);
+    config_free(cfg);
+}
+
 struct worker {
     struct config *cfg;
     struct feed *f;
@@ -127,7 +157,7 @@ static void *work(void *arg)
     struct worker *w = arg;
     for (int round = 0; round < 200 && w->rc == 0; round++) {
         struct prematch pm;
-        w->rc = prematch_feed(w->cfg, "wire", NULL, w->f, &pm);
+        w->rc = prematch_feed(w->cfg, "wire", NULL, w->f, NULL, &pm);
         w->hits += pm.hits.n;
         prematch_free(&pm);
     }
@@ -180,6 +210,7 @@ int main(void)
     snprintf(dir, sizeof dir, "/tmp/herald-test-prematch-XXXXXX");
     if (!mkdtemp(dir)) return 1;
     RUN(pool_hits_fire_what_the_loop_finds);
+    RUN(items_of_the_last_poll_are_skipped);
     RUN(threads_share_one_config);
     RUN(held_config_outlives_free);
     char path[600];
