@@ -17,10 +17,13 @@
 #include "prematch.h"
 #include "util.h"
 
+#include <errno.h>
 #include <libxml/parser.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 enum {
     MAX_BACKOFF_MS = 6 * 3600 * 1000, /* failing sources are retried at least this often */
@@ -484,6 +487,12 @@ enum {
     PARSE_BYTES = 32 << 20,
     BATCH_POLLS = 64, /* polls recorded in one transaction at most… */
     BATCH_MS = 5,     /* …waiting at most this long for more to finish */
+    /* The pool parses at this much lower a priority than the loop thread. The loop is the
+     * one serial stage (fetching, the store, firing) and feeds the pool: when the kernel
+     * shares the cores out evenly among four busy parsers and it, the loop falls behind,
+     * the pool then runs dry and cores sit idle. Favouring the loop keeps both busy
+     * (10,000 feeds on 2 cores: 2.61 s → 2.25 s, median of 7, bench/fetch's config). */
+    POOL_NICE = 10,
 };
 
 struct parse_job {
@@ -514,6 +523,7 @@ struct poll_batch {
     size_t jobs;    /* jobs alive: the batch is freed once closed and none is left */
     int closing;    /* scheduler_close ran: jobs are recorded one by one */
     int timer_open; /* until its close callback */
+    int pool_nice;  /* the nice value parse jobs run at; set once, read by the pool */
 };
 
 static void batch_maybe_free(struct poll_batch *b)
@@ -561,6 +571,9 @@ static void parse_run(struct parse_job *j)
 static void on_parse_work(uv_work_t *w)
 {
     struct parse_job *j = w->data;
+    /* Per job rather than once per thread: libuv owns its threads, and a syscall per feed
+     * is nothing beside parsing it. Failing only leaves the thread at the loop's priority. */
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), j->b->pool_nice);
     parse_run(j);
     /* Out of memory here only means the loop thread evaluates the rules itself. */
     if (j->f && j->cfg) prematch_feed(j->cfg, j->src_name, j->src_lang, j->f, &j->skip, &j->pre);
@@ -720,6 +733,10 @@ static int batch_open(struct herald *h)
     struct poll_batch *b = calloc(1, sizeof *b);
     if (!b) return -1;
     b->h = h;
+    errno = 0;
+    int base = getpriority(PRIO_PROCESS, 0); /* -1 is a valid nice value: errno tells */
+    if (errno) base = 0;
+    b->pool_nice = base + POOL_NICE > 19 ? 19 : base + POOL_NICE;
     uv_timer_init(&h->loop, &b->timer);
     b->timer.data = b;
     b->timer_open = 1;
