@@ -294,16 +294,35 @@ int herald_set_paused(struct herald *h, const char *name, int pause)
 
 /* ---- retention -------------------------------------------------------------------- */
 
+enum { PRUNE_EVERY_MS = 3600 * 1000, PRUNE_GAP_MS = 1 };
+
+/* Hourly, a pass over the store: alerts at once (indexed), then items a slice per timer
+ * round, other events running in between, so pruning millions of items never holds up
+ * fetching for more than a few milliseconds. */
 static void on_prune_timer(uv_timer_t *t)
 {
     struct herald *h = t->data;
-    int64_t keep = h->cfg->retention_ms / 1000;
-    int64_t before = now_seconds() - keep;
-    long n = store_prune(h->store, before, before);
-    if (n < 0)
+    int starting = !h->prune_cursor;
+    if (starting) {
+        h->prune_before = now_seconds() - h->cfg->retention_ms / 1000;
+        h->pruned = store_prune_alerts(h->store, h->prune_before);
+    }
+    long n =
+        h->pruned < 0 ? -1 : store_prune_items_slice(h->store, h->prune_before, &h->prune_cursor);
+    if (n < 0) {
         log_msg(&h->log, HERALD_LOG_ERROR, "store: pruning: %s", store_errmsg(h->store));
-    else if (n > 0)
-        log_msg(&h->log, HERALD_LOG_INFO, "pruned %ld items and alerts older than %s", n,
+        free(h->prune_cursor);
+        h->prune_cursor = NULL;
+        return; /* the next pass comes with the hourly repeat */
+    }
+    h->pruned += n;
+    if (h->prune_cursor) {
+        uv_timer_start(t, on_prune_timer, PRUNE_GAP_MS, PRUNE_EVERY_MS);
+        return;
+    }
+    if (!starting) uv_timer_start(t, on_prune_timer, PRUNE_EVERY_MS, PRUNE_EVERY_MS);
+    if (h->pruned > 0)
+        log_msg(&h->log, HERALD_LOG_INFO, "pruned %ld items and alerts older than %s", h->pruned,
                 duration_format(h->cfg->retention_ms, (char[32]){0}, 32));
 }
 
@@ -489,6 +508,7 @@ static void teardown(struct herald *h)
     for (size_t i = 0; i < h->n_paused; i++)
         free(h->paused[i]);
     free(h->paused);
+    free(h->prune_cursor);
     free(h->state_dir);
     free(h->control_path);
     notifiers_close(h);
@@ -584,7 +604,7 @@ int herald_main(const struct herald_args *args)
     start_signal(h, &h->sig_usr1, SIGUSR1);
     uv_timer_init(&h->loop, &h->prune_timer);
     h->prune_timer.data = h;
-    if (!h->once) uv_timer_start(&h->prune_timer, on_prune_timer, 60 * 1000, 3600 * 1000);
+    if (!h->once) uv_timer_start(&h->prune_timer, on_prune_timer, 60 * 1000, PRUNE_EVERY_MS);
     uv_timer_init(&h->loop, &h->reload_timer);
     h->reload_timer.data = h;
     uv_timer_init(&h->loop, &h->service_timer);

@@ -111,6 +111,9 @@ struct herald {
     char **paused; /* names of paused sources and rules (kept across reloads) */
     size_t n_paused;
     uv_timer_t prune_timer;
+    char *prune_cursor;   /* the next slice of a pass in progress, NULL between passes */
+    int64_t prune_before; /* the pass's cut-off */
+    long pruned;          /* items and alerts removed so far in the pass */
     size_t deliveries_in_flight;
     struct herald_delivery *deliveries; /* in flight (outbox.c) */
     struct spawn_set spawns;            /* programs the exec notifier is running */

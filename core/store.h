@@ -193,4 +193,14 @@ void history_entries_free(struct history_entry *v, size_t n);
  * (outbox rows not counted) or -1. */
 long store_prune(struct store *s, int64_t items_before, int64_t alerts_before);
 
+/* Delete delivered or dead alerts created before `before` (see store_prune). Returns the
+ * alerts removed or -1. */
+long store_prune_alerts(struct store *s, int64_t before);
+
+/* One slice of the items prune (about twenty thousand items read, a few milliseconds), so
+ * a big store is pruned without holding the loop: *cursor NULL starts a pass, is set to
+ * where the next slice begins and back to NULL (freed) after the last. Returns the items
+ * removed or -1 (the cursor then stays where it was). */
+long store_prune_items_slice(struct store *s, int64_t before, char **cursor);
+
 #endif

@@ -129,7 +129,11 @@ TEST(wal_and_schema_on_disk)
     sqlite3_finalize(st);
     sqlite3_close(db);
     CHECK(wal);
-    CHECK_INT(raw_int(&t, "PRAGMA user_version"), 3);
+    CHECK_INT(raw_int(&t, "PRAGMA user_version"), 4);
+    /* No index on items but their primary key: an insert pays for no other. */
+    CHECK_INT(raw_int(&t, "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index'"
+                          " AND tbl_name = 'items' AND name NOT LIKE 'sqlite_autoindex%'"),
+              0);
     CHECK_INT(raw_int(&t, "SELECT COUNT(*) FROM sqlite_schema WHERE name IN "
                           "('sources','items','alerts','outbox','outbox_queue','held','batches')"),
               7);
@@ -230,6 +234,67 @@ TEST(seen_set_and_last_seen_refresh)
     CHECK_INT(store_item_seen(s, "s1", evil), 1);
     CHECK_INT(store_prune(s, 250, 0), 1);
     CHECK_INT(store_item_seen(s, "s1", evil), 0);
+    store_close(s);
+    tmp_remove(t.dir);
+}
+
+/* 50,000 items over 300 sources, one of them bigger than a slice: the pass takes several
+ * slices, each short, and removes exactly the old items, whatever slice they fall in. */
+TEST(prune_walks_the_items_in_slices)
+{
+    struct tmp t = {0};
+    struct store *s = open_fresh(&t);
+    CHECK(s != NULL);
+    CHECK_INT(store_begin(s), 0);
+    long old = 0;
+    for (int i = 0; i < 50000; i++) {
+        char src[16], id[16];
+        int k = i < 25000 ? 0 : 1 + i % 299; /* source 0 holds 25,000 items */
+        snprintf(src, sizeof src, "s%03d", k);
+        snprintf(id, sizeof id, "i%d", i);
+        int64_t seen = i % 3 == 0 ? 100 : 500;
+        old += seen == 100;
+        CHECK_INT(store_item_touch(s, src, id, NULL, NULL, seen), 1);
+    }
+    CHECK_INT(store_commit(s), 0);
+    char *cursor = NULL;
+    long removed = 0;
+    int slices = 0;
+    do {
+        long n = store_prune_items_slice(s, 200, &cursor);
+        CHECK(n >= 0);
+        removed += n;
+        slices++;
+        CHECK(slices < 100);
+    } while (cursor);
+    CHECK_INT(removed, old);
+    CHECK(slices >= 3); /* 50,000 rows in slices of 20,000, source 0 alone over one */
+    CHECK_INT(raw_int(&t, "SELECT COUNT(*) FROM items"), 50000 - old);
+    CHECK_INT(raw_int(&t, "SELECT COUNT(*) FROM items WHERE last_seen < 200"), 0);
+    CHECK_INT(store_item_seen(s, "s000", "i1"), 1);
+    CHECK_INT(store_item_seen(s, "s000", "i0"), 0);
+    CHECK_INT(store_prune(s, 200, 0), 0); /* a second pass finds nothing */
+    store_close(s);
+    tmp_remove(t.dir);
+}
+
+/* A store made by an older herald (schema 3, with its index on items.last_seen) loses the
+ * index on opening and keeps every row. */
+TEST(schema_3_store_is_upgraded)
+{
+    struct tmp t = {0};
+    struct store *s = open_fresh(&t);
+    CHECK(s != NULL);
+    CHECK_INT(store_item_touch(s, "s1", "a", "t", "l", 100), 1);
+    store_close(s);
+    CHECK_INT(raw_int(&t, "CREATE INDEX items_last_seen ON items (last_seen)"), -999);
+    CHECK_INT(raw_int(&t, "PRAGMA user_version = 3"), -999);
+    CHECK_INT(raw_int(&t, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'items_last_seen'"), 1);
+    char err[512] = "";
+    CHECK_INT(store_open(t.state, &s, err, sizeof err), 0);
+    CHECK_INT(raw_int(&t, "PRAGMA user_version"), 4);
+    CHECK_INT(raw_int(&t, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'items_last_seen'"), 0);
+    CHECK_INT(store_item_seen(s, "s1", "a"), 1);
     store_close(s);
     tmp_remove(t.dir);
 }
@@ -750,6 +815,8 @@ int main(void)
     RUN(reopen_persists_everything);
     RUN(sources_update_and_list);
     RUN(seen_set_and_last_seen_refresh);
+    RUN(prune_walks_the_items_in_slices);
+    RUN(schema_3_store_is_upgraded);
     RUN(touch_tells_new_from_seen_and_refreshes_hourly);
     RUN(alert_add_is_idempotent);
     RUN(due_heads_busy_and_next_attempt);
