@@ -8,6 +8,8 @@
  */
 #include "store.h"
 
+#include "checkpoint.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <sqlite3.h>
@@ -266,7 +268,8 @@ static const struct {
 
 struct store {
     sqlite3 *db;
-    char *path; /* dir/herald.db, named in every error */
+    struct checkpointer *ckpt; /* NULL: SQLite's automatic checkpoints */
+    char *path;                /* dir/herald.db, named in every error */
     sqlite3_stmt *st[ST_COUNT];
     char err[PATH_MAX + 512];
 };
@@ -496,7 +499,8 @@ static int configure(struct store *s)
     }
     /* A checkpoint (copying the log into the database) is where WAL mode fsyncs. At the
      * default 1,000 pages a 10,000-source fetch checkpoints ~150 times and spends ~1.5 s
-     * waiting for the disk; 8,192 pages (32 MiB of log) makes that a handful. */
+     * waiting for the disk; 8,192 pages (32 MiB of log) makes that a handful. This holds
+     * only until store_open hands checkpoints to their own thread (checkpoint.h). */
     if (exec_sql(s,
                  "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 8192;"
                  " PRAGMA foreign_keys = ON",
@@ -590,6 +594,7 @@ int store_open(const char *dir, struct store **out, char *err, size_t errlen)
         store_close(s);
         return -1;
     }
+    s->ckpt = checkpointer_attach(s->db, s->path);
     *out = s;
     return 0;
 }
@@ -599,6 +604,7 @@ void store_close(struct store *s)
     if (!s) return;
     for (int i = 0; i < ST_COUNT; i++)
         (void)sqlite3_finalize(s->st[i]); /* repeats the last step's code; NULL is a no-op */
+    checkpointer_free(s->ckpt);
     /* With every statement finalized close cannot be busy; it checkpoints the WAL and rolls
      * back a transaction left open. */
     (void)sqlite3_close(s->db);

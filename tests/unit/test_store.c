@@ -278,6 +278,45 @@ TEST(prune_walks_the_items_in_slices)
     tmp_remove(t.dir);
 }
 
+static long long file_size(const struct tmp *t, const char *name)
+{
+    char path[160];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", t->state, name);
+    return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* The log is copied into the database by the checkpoint thread while the store stays open
+ * and busy: the database file grows although this connection never checkpoints. */
+TEST(checkpoints_run_on_their_own_thread)
+{
+    struct tmp t = {0};
+    struct store *s = open_fresh(&t);
+    CHECK(s != NULL);
+    long long db0 = file_size(&t, "herald.db");
+    char title[1024];
+    memset(title, 'x', sizeof title - 1);
+    title[sizeof title - 1] = '\0';
+    for (int batch = 0; batch < 40; batch++) { /* ~40 MB of log written in all */
+        CHECK_INT(store_begin(s), 0);
+        for (int i = 0; i < 1000; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "b%d-i%d", batch, i);
+            CHECK_INT(store_item_touch(s, "src", id, title, NULL, 100), 1);
+        }
+        CHECK_INT(store_commit(s), 0);
+    }
+    long long db1 = -1;
+    for (int i = 0; i < 500 && (db1 = file_size(&t, "herald.db")) < 16 << 20; i++)
+        usleep(10 * 1000); /* at most 5 s: the last request may still be under way */
+    CHECK(db1 >= 16 << 20);
+    CHECK(db0 < 1 << 20);
+    store_close(s);
+    CHECK_INT(raw_int(&t, "SELECT COUNT(*) FROM items"), 40000);
+    CHECK_INT(file_size(&t, "herald.db-wal"), -1); /* the last close checkpointed the rest */
+    tmp_remove(t.dir);
+}
+
 /* A store made by an older herald (schema 3, with its index on items.last_seen) loses the
  * index on opening and keeps every row. */
 TEST(schema_3_store_is_upgraded)
@@ -817,6 +856,7 @@ int main(void)
     RUN(seen_set_and_last_seen_refresh);
     RUN(prune_walks_the_items_in_slices);
     RUN(schema_3_store_is_upgraded);
+    RUN(checkpoints_run_on_their_own_thread);
     RUN(touch_tells_new_from_seen_and_refreshes_hourly);
     RUN(alert_add_is_idempotent);
     RUN(due_heads_busy_and_next_attempt);
