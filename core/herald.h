@@ -53,6 +53,10 @@ struct source_run {
     int64_t next_poll_ms;
     size_t cfg_index;               /* position in h->cfg->sources, checked by name before use */
     struct prematch_hint seen_last; /* item ids of the last feed processed: the pool skips them */
+    /* The source's row in the store, kept here so a poll reads nothing: this process is its
+     * only writer. Valid while state_known; state_have says whether the row exists. */
+    struct source_state state;
+    int state_known, state_have;
     struct source_run *next_removed;
 };
 

@@ -39,9 +39,35 @@ static const struct cfg_source *run_source(struct source_run *sr);
 static void source_free(uv_handle_t *hd)
 {
     struct source_run *sr = hd->data;
+    source_state_clear(&sr->state);
     prematch_hint_free(&sr->seen_last);
     free(sr->name);
     free(sr);
+}
+
+/* The source's stored state (read from the store the first time): 1 with *out set, 0 when
+ * the store has no row for it yet, -1 when it could not be read (logged). */
+static int run_state(struct source_run *sr, const struct source_state **out)
+{
+    *out = &sr->state;
+    if (sr->state_known) return sr->state_have;
+    int have = store_source_get(sr->h->store, sr->name, &sr->state);
+    if (have < 0) {
+        log_msg(&sr->h->log, HERALD_LOG_ERROR, "store: %s", store_errmsg(sr->h->store));
+        source_state_clear(&sr->state);
+        return -1;
+    }
+    sr->state_known = 1;
+    sr->state_have = have;
+    return have;
+}
+
+/* Forget the kept state: the store may not hold what it says (a write failed or was rolled
+ * back), so the next use reads the store again. */
+static void run_state_forget(struct source_run *sr)
+{
+    source_state_clear(&sr->state);
+    sr->state_known = 0;
 }
 
 static void arm(struct source_run *sr, int64_t delay_ms)
@@ -425,9 +451,14 @@ static int record_poll(struct source_run *sr, const struct fetch_result *r, stru
     const struct cfg_source *src = run_source(sr);
     if (!src || sr->removed || h->stopping) return 0;
     h->stats.fetches++;
+    /* Taken out of the source run, updated, written, and put back once written. */
+    const struct source_state *kept;
     struct source_state st = {0};
-    if (store_source_get(h->store, src->name, &st) < 0)
-        log_msg(&h->log, HERALD_LOG_ERROR, "store: %s", store_errmsg(h->store));
+    if (run_state(sr, &kept) >= 0) {
+        st = *kept;
+        memset(&sr->state, 0, sizeof sr->state);
+    }
+    sr->state_known = 0;
     /* A source whose configured URL changed starts afresh: no learnt interval. */
     const char *origin = st.origin_url ? st.origin_url : st.url;
     if (!origin || strcmp(origin, src->url) != 0) st.interval_ms = 0;
@@ -442,9 +473,13 @@ static int record_poll(struct source_run *sr, const struct fetch_result *r, stru
     st.origin_url = strdup(src->url);
     st.last_fetch = now_seconds();
     st.next_poll = st.last_fetch + (next + 999) / 1000;
-    if (store_source_put(h->store, src->name, &st) != 0)
+    if (store_source_put(h->store, src->name, &st) != 0) {
         log_msg(&h->log, HERALD_LOG_ERROR, "store: %s", store_errmsg(h->store));
-    source_state_clear(&st);
+        source_state_clear(&st);
+    } else {
+        sr->state = st; /* until the commit says otherwise (batch_flush) */
+        sr->state_known = sr->state_have = 1;
+    }
     if (!h->once) arm(sr, next);
     return 1;
 }
@@ -596,11 +631,15 @@ static void batch_flush(struct poll_batch *b)
                 store_errmsg(h->store));
     for (struct parse_job *j = list; j; j = j->next)
         j->to_end = record_poll(j->sr, &j->r, j->f, &j->pre, j->perr);
-    if (tx && store_commit(h->store) != 0)
+    if (tx && store_commit(h->store) != 0) {
         log_msg(&h->log, HERALD_LOG_ERROR,
                 "store: %s; the %zu polls of this batch are not recorded and their sources "
                 "are fetched again at their next poll",
                 store_errmsg(h->store), n);
+        /* Their kept states hold the new validators: the next poll must not send them. */
+        for (struct parse_job *j = list; j; j = j->next)
+            run_state_forget(j->sr);
+    }
     struct parse_job *j = list;
     while (j) {
         struct parse_job *next = j->next;
@@ -767,16 +806,16 @@ static void start_poll(struct source_run *sr)
     struct herald *h = sr->h;
     const struct cfg_source *src = run_source(sr);
     if (!src || sr->in_flight || h->stopping) return;
-    struct source_state st = {0};
-    int have = store_source_get(h->store, src->name, &st);
+    const struct source_state *st;
+    int have = run_state(sr, &st);
     /* The stored URL and validators only apply while the configured URL is the one they
      * came from (rows from before origin_url existed: the stored URL itself). */
-    const char *origin = have == 1 ? (st.origin_url ? st.origin_url : st.url) : NULL;
-    int same = origin && st.url && strcmp(origin, src->url) == 0;
+    const char *origin = have == 1 ? (st->origin_url ? st->origin_url : st->url) : NULL;
+    int same = origin && st->url && strcmp(origin, src->url) == 0;
     struct fetch_request req = {0};
-    req.url = same ? st.url : src->url;
-    req.etag = same ? st.etag : NULL;
-    req.last_modified = same ? st.last_modified : NULL;
+    req.url = same ? st->url : src->url;
+    req.etag = same ? st->etag : NULL;
+    req.last_modified = same ? st->last_modified : NULL;
     req.timeout_ms = src->timeout_ms;
     req.connect_timeout_ms = src->connect_timeout_ms;
     req.max_bytes = src->max_bytes;
@@ -791,7 +830,6 @@ static void start_poll(struct source_run *sr)
         if (!h->once) arm(sr, backoff(src, 1));
         poll_finished(sr);
     }
-    source_state_clear(&st);
 }
 
 static void on_poll_timer(uv_timer_t *t)
@@ -843,23 +881,23 @@ static void run_remove(struct source_run *sr)
 
 /* When a newly scheduled source first polls: at its offset within the start-up window,
  * or at its stored next poll when that is still ahead (never later than one interval). */
-static int64_t first_delay(struct herald *h, const struct cfg_source *s, int64_t window)
+static int64_t first_delay(struct source_run *sr, const struct cfg_source *s, int64_t window)
 {
-    if (h->once) return 0; /* the fetcher's queue paces a one-off run */
+    const struct source_state *st;
+    int have = run_state(sr, &st); /* read now, in scheduler_sync's one transaction */
+    if (sr->h->once) return 0;     /* the fetcher's queue paces a one-off run */
     int64_t every = s->every_ms;
     int64_t delay = scheduler_offset(s->name, window < every ? window : every);
-    struct source_state st = {0};
-    if (store_source_get(h->store, s->name, &st) == 1 && st.next_poll > 0) {
-        int64_t wait = st.next_poll * 1000 - now_ms();
-        int64_t cap = st.interval_ms > every ? st.interval_ms : every;
+    if (have == 1 && st->next_poll > 0) {
+        int64_t wait = st->next_poll * 1000 - now_ms();
+        int64_t cap = st->interval_ms > every ? st->interval_ms : every;
         /* Stored times are whole seconds: keep each source's place inside its second. */
         if (wait > 0) delay = (wait > cap ? cap : wait) + scheduler_offset(s->name, 1000);
     }
-    source_state_clear(&st);
     return delay;
 }
 
-int scheduler_sync(struct herald *h)
+static int sync_runs(struct herald *h)
 {
     const struct config *cfg = h->cfg;
     /* Feeds are parsed on the thread pool: libxml2 must be set up on this thread first. */
@@ -896,7 +934,7 @@ int scheduler_sync(struct herald *h)
             log_msg(&h->log, HERALD_LOG_WARN,
                     "source %s: TLS certificate verification is OFF (insecure = true) for %s",
                     s->name, s->url);
-        arm(sr, first_delay(h, s, window));
+        arm(sr, first_delay(sr, s, window));
     }
     /* Sources gone from the config stop now (an in-flight fetch finishes harmlessly). */
     for (size_t i = 0; i < h->n_sources; i++) {
@@ -910,6 +948,19 @@ int scheduler_sync(struct herald *h)
     h->n_sources = n;
     if (h->once) h->polls_left = enabled;
     return 0;
+}
+
+int scheduler_sync(struct herald *h)
+{
+    /* New sources read their stored state here, all in one transaction: ten thousand
+     * statements each taking and dropping the database's locks cost ten times as much. */
+    int tx = !store_in_transaction(h->store) && store_begin(h->store) == 0;
+    int rc = sync_runs(h);
+    if (tx && store_commit(h->store) != 0) {
+        log_msg(&h->log, HERALD_LOG_ERROR, "store: %s", store_errmsg(h->store));
+        (void)store_rollback(h->store); /* only reads happened: nothing to lose */
+    }
+    return rc;
 }
 
 void scheduler_close(struct herald *h)

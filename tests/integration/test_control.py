@@ -42,6 +42,24 @@ def ctl_json(d, *args):
     return json.loads(r.stdout)
 
 
+def start_daemon(d, feeds, hook):
+    """A daemon on config(); returns once its two first alerts are delivered and recorded."""
+    os.makedirs(os.path.join(d.path, "run"))
+    cfg = config(d, feeds, hook)
+    state = os.path.join(d.path, "st")
+    h = Daemon(["run", "-c", cfg, "--state", state],
+               env={"XDG_RUNTIME_DIR": os.path.join(d.path, "run")})
+    try:
+        check(wait_until(lambda: len(hook.accepted()) == 2, timeout=10), h.output())
+        # The receiver has both; herald records them once the answers come back.
+        check(wait_until(lambda: ctl_json(d, "status")["outbox"]["pending"] == 0,
+                         timeout=10), "outbox drained")
+    except BaseException:
+        h.stop()
+        raise
+    return cfg, state, h
+
+
 @case
 def status_history_pause_resume_fetch_now_reload_metrics():
     feeds, hook = FeedServer(), WebhookReceiver()
@@ -49,19 +67,11 @@ def status_history_pause_resume_fetch_now_reload_metrics():
         feeds.route("/feed.xml", rss(items(1)))
         feeds.route("/other.xml", rss([]))
         with TempDir() as d:
-            os.makedirs(os.path.join(d.path, "run"))
-            cfg = config(d, feeds, hook)
-            state = os.path.join(d.path, "st")
-            h = Daemon(["run", "-c", cfg, "--state", state],
-                       env={"XDG_RUNTIME_DIR": os.path.join(d.path, "run")})
+            cfg, state, h = start_daemon(d, feeds, hook)
             try:
-                check(wait_until(lambda: len(hook.accepted()) == 2, timeout=10), h.output())
                 sock = os.path.join(d.path, "run", "herald", "control.sock")
                 check(os.path.exists(sock), "socket at $XDG_RUNTIME_DIR/herald/control.sock")
                 check_eq(oct(os.stat(sock).st_mode & 0o777), "0o600", "socket mode")
-                # The receiver has both; herald records them once the answers come back.
-                check(wait_until(lambda: ctl_json(d, "status")["outbox"]["pending"] == 0,
-                                 timeout=10), "outbox drained")
                 st = ctl_json(d, "status")
                 check_eq([s["name"] for s in st["sources"]], ["news", "other"], "sources")
                 news = st["sources"][0]
@@ -206,6 +216,59 @@ def daemon_mode_detaches_with_a_pid_file():
             check_in("running: 1 sources", open(os.path.join(state, "herald.log")).read())
         finally:
             feeds.stop()
+
+
+@case
+def unrecorded_poll_keeps_the_stored_validators():
+    """herald keeps each source's stored state in memory. When a poll cannot be written
+    (someone else holds the database), the next poll sends the validators the store holds,
+    not those of the response it failed to record: else that response's items would be
+    answered by a 304 and never seen."""
+    import sqlite3
+    feeds, hook = FeedServer(), WebhookReceiver()
+    current = {"etag": '"v1"', "body": rss(items(1))}
+    sent = []
+
+    def feed(req):
+        inm = req.headers.get("If-None-Match")
+        sent.append(inm)
+        if inm == current["etag"]:
+            return 304, {"ETag": current["etag"]}, b""
+        return 200, {"Content-Type": "application/rss+xml", "ETag": current["etag"]}, \
+            current["body"]
+    try:
+        feeds.routes["/feed.xml"] = feed
+        feeds.route("/other.xml", rss([]))
+        with TempDir() as d:
+            cfg, state, h = start_daemon(d, feeds, hook)
+            try:
+                # Someone else holds the database: this poll's writes all fail.
+                db = sqlite3.connect(os.path.join(state, "herald.db"), timeout=1,
+                                     isolation_level=None)
+                db.execute("BEGIN EXCLUSIVE")
+                try:
+                    current.update(etag='"v2"', body=rss(items(2)))
+                    ctl_json(d, "fetch-now", "news")
+                    # the batch, the items and the source row each wait 5 s, then give up
+                    check(wait_until(lambda: "save source: database is locked" in h.output(),
+                                     timeout=30 * slow_factor()), h.output())
+                finally:
+                    db.execute("ROLLBACK")
+                    db.close()
+                check_in("could not store the items", h.output())
+                n = len(sent)
+                ctl_json(d, "fetch-now", "news")
+                check(wait_until(lambda: len(hook.accepted()) == 4, timeout=10), h.output())
+                check_eq(sent[n], '"v1"', "the validator the store holds")
+                titles = sorted(json.loads(a["body"])["article"]["title"]
+                                for a in hook.accepted()[2:])
+                check_eq(titles, ["Iraq troops item 1", "Iraq troops item 1"],
+                         "the item of the unrecorded poll fired both rules")
+            finally:
+                check_eq(h.stop(), 0, "exit status")
+    finally:
+        feeds.stop()
+        hook.stop()
 
 
 if __name__ == "__main__":
