@@ -36,6 +36,21 @@ void arena_free(struct arena *a)
     a->used_total = 0;
 }
 
+void arena_reset(struct arena *a)
+{
+    struct arena_block *keep = a->head;
+    if (!keep) return;
+    struct arena_block *b = keep->next;
+    while (b) {
+        struct arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    keep->next = NULL;
+    keep->used = 0;
+    a->used_total = 0;
+}
+
 static struct arena_block *block_new(size_t size)
 {
     struct arena_block *b = malloc(sizeof(*b) + size);

@@ -19,6 +19,9 @@ struct arena {
 void arena_init(struct arena *a);
 /* Release every block of the arena; the arena can be reused after arena_init(). */
 void arena_free(struct arena *a);
+/* Forget everything allocated but keep the newest block for what comes next (its size was
+ * enough before): releases the other blocks. */
+void arena_reset(struct arena *a);
 /* `n` bytes aligned for any type, or NULL when out of memory. */
 void *arena_alloc(struct arena *a, size_t n);
 /* A NUL-terminated copy of `s[0..n)`, or NULL when out of memory. */

@@ -174,8 +174,7 @@ static int on_doc_token(void *arg, const struct text_token *t)
 
 static int build_positions(struct doc *d)
 {
-    d->wpos = malloc(((size_t)d->ntoks + 1) * sizeof *d->wpos);
-    if (!d->wpos) return -1;
+    if (grow((void **)&d->wpos, &d->capwpos, sizeof *d->wpos, d->ntoks + 1) < 0) return -1;
     uint32_t off = 0;
     for (uint32_t i = 0; i < d->nwords; i++) {
         d->words[i].pos_off = off;
@@ -189,11 +188,43 @@ static int build_positions(struct doc *d)
     return 0;
 }
 
+/* Empty d for another article, keeping its buffers (tables built for wildcard and fuzzy
+ * lookups go: they are rare and sized by the old words). */
+static void doc_clear(struct doc *d)
+{
+    free(d->pfx_head);
+    free(d->pfx_next);
+    free(d->sfx_head);
+    free(d->sfx_next);
+    free(d->bylen);
+    free(d->bylen_off);
+    d->pfx_head = d->pfx_next = d->sfx_head = d->sfx_next = d->bylen = d->bylen_off = NULL;
+    d->pfx_cap = 0;
+    arena_reset(&d->arena);
+    memset(d->stems, 0, sizeof d->stems); /* they lived in the arena */
+    d->nstems = 0;
+    scratch_reset(d);
+    memset(d->fstr, 0, sizeof d->fstr);
+    memset(d->flen, 0, sizeof d->flen);
+    memset(d->lang, 0, sizeof d->lang);
+    d->ntoks = d->nwords = 0;
+    if (d->wtab) memset(d->wtab, 0, (size_t)d->wtab_cap * sizeof *d->wtab);
+}
+
 struct doc *doc_new(const struct doc_fields *f)
 {
-    struct doc *d = calloc(1, sizeof *d);
-    if (!d) return NULL;
-    arena_init(&d->arena);
+    return doc_renew(NULL, f);
+}
+
+struct doc *doc_renew(struct doc *d, const struct doc_fields *f)
+{
+    if (d) {
+        doc_clear(d);
+    } else {
+        d = calloc(1, sizeof *d);
+        if (!d) return NULL;
+        arena_init(&d->arena);
+    }
     const char *src[QF_COUNT] = {f->title, f->text, f->author, f->link, f->source};
     const char *lang = f->lang ? f->lang : "en";
     size_t ln = strlen(lang);

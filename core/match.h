@@ -38,6 +38,9 @@ struct evidence_list {
 
 /* Tokenise an article. NULL when out of memory. */
 struct doc *doc_new(const struct doc_fields *f);
+/* Tokenise another article into `d` (a doc_new/doc_renew result, or NULL for a new one),
+ * reusing its memory: for many articles in a row. NULL when out of memory (d is freed). */
+struct doc *doc_renew(struct doc *d, const struct doc_fields *f);
 /* Release a doc. NULL is allowed. */
 void doc_free(struct doc *d);
 

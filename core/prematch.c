@@ -65,6 +65,7 @@ int prematch_feed(struct config *cfg, const char *source, const char *lang, cons
     out->count = calloc(f->n_items + 1, sizeof *out->count);
     /* One scratch for the whole feed; the docs are freed before it goes back. */
     struct index_scratch *sc = rule_index_scratch_take(cfg->index);
+    struct doc *d = NULL; /* one doc's memory for every item of the feed */
     if (!out->first || !out->count || !sc) goto fail;
     for (size_t i = 0; i < f->n_items; i++) {
         const struct item *it = &f->items[i];
@@ -79,17 +80,17 @@ int prematch_feed(struct config *cfg, const char *source, const char *lang, cons
         article_from_item(&a, source, lang, f, it);
         struct doc_fields df;
         article_doc_fields(&a, &df);
-        struct doc *d = doc_new(&df);
-        int rc = d ? rules_prematch(cfg, sc, d, &out->hits) : -1;
-        doc_free(d);
-        if (rc != 0) goto fail;
+        d = doc_renew(d, &df);
+        if (!d || rules_prematch(cfg, sc, d, &out->hits) != 0) goto fail;
         out->count[i] = out->hits.n - out->first[i];
     }
+    doc_free(d);
     rule_index_scratch_put(cfg->index, sc);
     out->cfg = cfg;
     out->n_items = f->n_items;
     return 0;
 fail:
+    doc_free(d);
     rule_index_scratch_put(cfg->index, sc);
     prematch_free(out);
     return -1;

@@ -123,6 +123,7 @@ struct doc {
     uint32_t *wtab; /* open addressing: word id + 1, 0 empty */
     uint32_t wtab_cap;
     uint32_t *wpos;
+    uint32_t capwpos;
     /* Words chained by the hash of their first two characters (bucket: word id + 1, 0
      * ends a chain), built on the first wildcard lookup. */
     uint32_t *pfx_head, *pfx_next;

@@ -370,6 +370,77 @@ TEST(random_queries_never_crash)
     doc_free(d);
 }
 
+/* Evidence of one match as text, for comparing two docs. */
+static void evidence_text(const struct evidence_list *ev, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; i < ev->n; i++) {
+        char one[200];
+        snprintf(one, sizeof one, "%s:%zu-%zu=%s;", ev->v[i].field, ev->v[i].start, ev->v[i].end,
+                 ev->v[i].term);
+        strncat(buf, one, n - strlen(buf) - 1);
+    }
+}
+
+/* One doc renewed article after article (big, small, big again, each query building its
+ * lookup tables on it) answers every query exactly as a new doc of that article does. */
+TEST(renewed_doc_matches_like_a_new_one)
+{
+    static char big[40000];
+    size_t len = 0;
+    for (int i = 0; len + 64 < sizeof big; i++)
+        len += (size_t)snprintf(big + len, sizeof big - len,
+                                "word%d troops withdrew from Basra%d. ", i, i % 7);
+    const char *texts[][2] = {
+        {"Troops leave Iraq", big},
+        {"Short", "The troops withdrew."},
+        {NULL, NULL},
+        {"Colour of the day", "Soldiers will leave Iraq; troop removal continues in Basra."},
+        {big, "withdrawl of troops"},
+    };
+    const char *queries[] = {"troop*",
+                             "withdraw",
+                             "\"troops withdrew\"",
+                             "troops NEAR/3 iraq",
+                             "withdrawal~1",
+                             "title:short OR basra3",
+                             "/bas+ra[0-9]/",
+                             "@withdrawal AND iraq",
+                             "col?r"};
+    enum { NQ = sizeof queries / sizeof queries[0] };
+    struct query *cq[NQ];
+    struct query_options opt = {"en", 1};
+    for (size_t q = 0; q < NQ; q++)
+        CHECK(query_compile(queries[q], concepts, &opt, &cq[q], &err) == 0);
+    struct doc *d = NULL;
+    int matched = 0, tried = 0;
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
+        struct doc_fields f = {texts[t][0], texts[t][1], NULL, NULL, NULL, "en"};
+        d = doc_renew(d, &f);
+        CHECK(d != NULL);
+        for (size_t q = 0; q < NQ; q++) {
+            struct doc *fresh = doc_new(&f);
+            struct evidence_list e1 = {NULL, 0, 0}, e2 = {NULL, 0, 0};
+            int r1 = query_match(cq[q], d, &e1), r2 = query_match(cq[q], fresh, &e2);
+            static char b1[8192], b2[8192];
+            evidence_text(&e1, b1, sizeof b1);
+            evidence_text(&e2, b2, sizeof b2);
+            CHECK_INT(r1, r2);
+            CHECK_STR(b1, b2);
+            matched += r1 == 1;
+            tried++;
+            evidence_list_free(&e1);
+            evidence_list_free(&e2);
+            doc_free(fresh);
+        }
+    }
+    doc_free(d);
+    for (size_t q = 0; q < NQ; q++)
+        query_free(cq[q]);
+    printf("# %d of %d matched\n", matched, tried);
+    CHECK(matched > 10 && matched < tried - 10); /* both answers well represented */
+}
+
 static void check_canonical(const char *text, size_t removal, size_t troops1, size_t troops2,
                             size_t leave, size_t solemani)
 {
@@ -440,6 +511,7 @@ int main(void)
     RUN(empty_and_missing_fields);
     RUN(pathological_text_is_bounded);
     RUN(random_queries_never_crash);
+    RUN(renewed_doc_matches_like_a_new_one);
     RUN(canonical_excerpt);
     RUN(canonical_seed_article);
     RUN(off_topic_does_not_match);
