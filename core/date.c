@@ -299,10 +299,15 @@ static int64_t parse_words(const char *s)
                 p++;
             size_t n = (size_t)(p - w);
             int m, z;
-            if (!t.mon && (m = month_lookup(w, n)) > 0) {
-                t.mon = m;
-            } else if (is_day_name(w, n)) {
+            /* Cheapest test first for the usual "Wed, 25 Nov 2026 06:35:23 GMT": a leading
+             * weekday, then the month, then a zone after the time. No English weekday is a
+             * month or a zone name, so the order changes no result. */
+            if (ntok == 0 && is_day_name(w, n)) {
                 /* ignored: the weekday is redundant and often wrong */
+            } else if (!t.mon && (m = month_lookup(w, n)) > 0) {
+                t.mon = m;
+            } else if (ntok != 0 && is_day_name(w, n)) {
+                /* ignored, wherever it stands */
             } else if (n == 2 && (strncasecmp(w, "am", 2) == 0 || strncasecmp(w, "pm", 2) == 0)) {
                 if (!have_time) return -1;
                 pm = tolower((unsigned char)w[0]) == 'p';

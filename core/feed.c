@@ -314,7 +314,10 @@ struct xml_try {
 
 static void xml_parse(const char *data, size_t len, const char *enc, int recover, struct xml_try *t)
 {
-    int opts = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
+    /* COMPACT keeps short text inside its node (one malloc fewer per node): the tree is
+     * only read. */
+    int opts = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+               XML_PARSE_COMPACT;
     if (recover) opts |= XML_PARSE_RECOVER;
     if (enc) opts |= XML_PARSE_IGNORE_ENC;
     t->doc = NULL;

@@ -837,7 +837,7 @@ static void pick_prefixes(const struct rule_index *ix, struct index_scratch *sc,
 {
     uint32_t h = zpoly(0, "p", 1);
     size_t i = 0;
-    for (unsigned nch = 1; nch <= PREFIX_LONG && i < n; nch++) {
+    for (unsigned nch = 1; nch <= PREFIX_LONG && i < n && (ix->plens >> nch); nch++) {
         do
             h = h * ZMUL + (unsigned char)s[i++];
         while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80); /* as first_chars() counts */
@@ -913,8 +913,17 @@ static int pick_doc_keys(const struct rule_index *ix, struct index_scratch *sc, 
         struct stemmap *m =
             sc->stems[l] ? doc_stems_cached(d, sc->stems[l]) : doc_stems(d, ix->langs[l]);
         if (!m) return -1;
-        for (uint32_t s = 0; ix->nkeys[2] && s < m->nstems; s++)
-            pick_key(ix, sc, k, key_make(k, 's', ix->langs[l], m->stem_s[s], m->stem_len[s]));
+        /* The key is "s<lang>\0<stem>": its hash continues the header's, and the key is
+         * only written out for a hash the filter lets through. */
+        size_t hl = key_make(k, 's', ix->langs[l], "", 0);
+        uint32_t h0 = qhash(k, hl);
+        for (uint32_t s = 0; ix->nkeys[2] && s < m->nstems; s++) {
+            size_t n = m->stem_len[s] < KEY_MAX - hl ? m->stem_len[s] : KEY_MAX - hl;
+            uint32_t hash = qhash_more(h0, m->stem_s[s], n);
+            if (!filter_has(ix, hash)) continue;
+            memcpy(k + hl, m->stem_s[s], n);
+            pick_key_hashed(ix, sc, k, hl + n, hash);
+        }
         if (ix->nkeys[4] && pick_pairs(ix, sc, d, m, ix->langs[l]) < 0) return -1;
     }
     return 0;

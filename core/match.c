@@ -379,7 +379,7 @@ static const char *stem_cached(struct stem_cache *sc, const char *w, size_t n, u
         const struct stem_entry *e = &sc->tab[i];
         if (e->hash == hash && e->wlen == n && !memcmp(e->w, w, n)) {
             *slen = e->slen;
-            return e->s;
+            return e->s == e->w ? w : e->s; /* unchanged: the caller's own word */
         }
     }
     const char *s = sc->st ? text_stem(sc->st, w, n, slen) : (*slen = n, w);
@@ -396,7 +396,7 @@ static const char *stem_cached(struct stem_cache *sc, const char *w, size_t n, u
     if (!wc || !sc_s) return s;
     sc->tab[i] = (struct stem_entry){wc, sc_s, (uint32_t)n, (uint32_t)*slen, hash};
     sc->n++;
-    return sc_s;
+    return sc_s == wc ? w : sc_s;
 }
 
 static int stemmap_fill(struct doc *d, struct stemmap *m, struct text_stemmer *st,

@@ -23,14 +23,18 @@ const char *qfield_name(int f)
     return f >= 0 && f < QF_COUNT ? field_names[f] : "?";
 }
 
-uint32_t qhash(const char *s, size_t n)
+uint32_t qhash_more(uint32_t h, const char *s, size_t n)
 {
-    uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++) {
         h ^= (unsigned char)s[i];
         h *= 16777619u;
     }
     return h;
+}
+
+uint32_t qhash(const char *s, size_t n)
+{
+    return qhash_more(QHASH_START, s, n);
 }
 
 uint64_t qchar_mask(const char *s, size_t n)

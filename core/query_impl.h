@@ -142,6 +142,9 @@ struct doc {
 
 /* FNV-1a; used for words, stems and index keys. */
 uint32_t qhash(const char *s, size_t n);
+/* qhash of what was hashed into h followed by s[0..n): qhash(ab) = qhash_more(qhash(a), b). */
+uint32_t qhash_more(uint32_t h, const char *s, size_t n);
+#define QHASH_START 2166136261u /* qhash of nothing */
 /* Bit (c & 63) set for each byte c of s[0..n): a cheap filter for edit distances. */
 uint64_t qchar_mask(const char *s, size_t n);
 /* The id of folded word w in the doc, or UINT32_MAX. */
