@@ -101,31 +101,32 @@ static void check_keys(lua_State *L, int idx, const char *const *allowed,
                        luaL_typename(L, -1));
         }
         const char *k = lua_tostring(L, -1);
+        int ok = 0;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(k, *a) == 0;
+        for (const struct herald_opt_spec *o = extra; o && o->name && !ok; o++)
+            ok = strcmp(k, o->name) == 0;
+        if (ok) continue;
+        /* Only a key that is wrong pays for the suggestion: 10,000 sources check 20,000. */
         const char *best = NULL;
         unsigned best_d = 3;
-        int ok = 0;
-        for (const char *const *a = allowed; *a && !ok; a++) {
-            if (strcmp(k, *a) == 0) ok = 1;
+        for (const char *const *a = allowed; *a; a++) {
             unsigned dd = edit_distance(k, *a);
             if (dd < best_d) {
                 best_d = dd;
                 best = *a;
             }
         }
-        for (const struct herald_opt_spec *o = extra; o && o->name && !ok; o++) {
-            if (strcmp(k, o->name) == 0) ok = 1;
+        for (const struct herald_opt_spec *o = extra; o && o->name; o++) {
             unsigned dd = edit_distance(k, o->name);
             if (dd < best_d) {
                 best_d = dd;
                 best = o->name;
             }
         }
-        if (!ok) {
-            if (best)
-                luaL_error(L, "unknown key '%s' in %s '%s' (did you mean '%s'?)", k, what, name,
-                           best);
-            luaL_error(L, "unknown key '%s' in %s '%s'", k, what, name);
-        }
+        if (best)
+            luaL_error(L, "unknown key '%s' in %s '%s' (did you mean '%s'?)", k, what, name, best);
+        luaL_error(L, "unknown key '%s' in %s '%s'", k, what, name);
     }
 }
 

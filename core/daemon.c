@@ -107,11 +107,18 @@ static void print_summary(struct herald *h)
         int n = (int)strlen(cfg->sources[i].name);
         if (n > w) w = n > 40 ? 40 : n;
     }
+    /* One read of every row rather than a query per source. */
+    struct source_row *rows = NULL;
+    size_t nrows = 0;
+    if (store_source_list(h->store, &rows, &nrows) != 0)
+        log_msg(&h->log, HERALD_LOG_ERROR, "store: %s", store_errmsg(h->store));
     printf("%-*s  %-6s  %5s  %-19s  %s\n", w, "SOURCE", "STATUS", "NEW", "NEXT POLL", "ERROR");
     for (size_t i = 0; i < cfg->n_sources; i++) {
         const struct cfg_source *s = &cfg->sources[i];
-        struct source_state st = {0};
-        int have = s->enabled ? store_source_get(h->store, s->name, &st) : 0;
+        const struct source_row *row = s->enabled ? source_rows_find(rows, nrows, s->name) : NULL;
+        static const struct source_state none;
+        const struct source_state st = row ? row->st : none;
+        int have = row != NULL;
         char status[16], when[32];
         if (!s->enabled)
             snprintf(status, sizeof status, "off");
@@ -125,8 +132,8 @@ static void print_summary(struct herald *h)
             snprintf(status, sizeof status, "%ld", st.last_status);
         printf("%-*.*s  %-6s  %5lld  %-19s  %s\n", w, w, s->name, status, (long long)st.items_new,
                fmt_time(st.next_poll, when, sizeof when), st.last_error ? st.last_error : "");
-        source_state_clear(&st);
     }
+    source_rows_free(rows, nrows);
     fflush(stdout);
 }
 

@@ -884,8 +884,8 @@ static void run_remove(struct source_run *sr)
 static int64_t first_delay(struct source_run *sr, const struct cfg_source *s, int64_t window)
 {
     const struct source_state *st;
-    int have = run_state(sr, &st); /* read now, in scheduler_sync's one transaction */
-    if (sr->h->once) return 0;     /* the fetcher's queue paces a one-off run */
+    int have = run_state(sr, &st);
+    if (sr->h->once) return 0; /* the fetcher's queue paces a one-off run */
     int64_t every = s->every_ms;
     int64_t delay = scheduler_offset(s->name, window < every ? window : every);
     if (have == 1 && st->next_poll > 0) {
@@ -897,7 +897,20 @@ static int64_t first_delay(struct source_run *sr, const struct cfg_source *s, in
     return delay;
 }
 
-static int sync_runs(struct herald *h)
+/* Hand the stored row of a new run over to it (`rows` from store_source_list, or NULL). */
+static void take_state(struct source_run *sr, struct source_row *rows, size_t n)
+{
+    if (!rows) return;
+    struct source_row *row = source_rows_find(rows, n, sr->name);
+    if (row) {
+        sr->state = row->st;
+        memset(&row->st, 0, sizeof row->st);
+    }
+    sr->state_known = 1;
+    sr->state_have = row != NULL;
+}
+
+static int sync_runs(struct herald *h, struct source_row *rows, size_t nrows)
 {
     const struct config *cfg = h->cfg;
     /* Feeds are parsed on the thread pool: libxml2 must be set up on this thread first. */
@@ -927,6 +940,7 @@ static int sync_runs(struct herald *h)
         }
         sr->h = h;
         sr->cfg_index = i;
+        take_state(sr, rows, nrows);
         uv_timer_init(&h->loop, &sr->timer);
         sr->timer.data = sr;
         v[n++] = sr;
@@ -952,14 +966,17 @@ static int sync_runs(struct herald *h)
 
 int scheduler_sync(struct herald *h)
 {
-    /* New sources read their stored state here, all in one transaction: ten thousand
-     * statements each taking and dropping the database's locks cost ten times as much. */
-    int tx = !store_in_transaction(h->store) && store_begin(h->store) == 0;
-    int rc = sync_runs(h);
-    if (tx && store_commit(h->store) != 0) {
+    /* New runs get their stored state from one read of every row: ten thousand point
+     * queries cost ten times as much. Without it each reads its row on first use. */
+    struct source_row *rows = NULL;
+    size_t n = 0;
+    if (store_source_list(h->store, &rows, &n) != 0) {
         log_msg(&h->log, HERALD_LOG_ERROR, "store: %s", store_errmsg(h->store));
-        (void)store_rollback(h->store); /* only reads happened: nothing to lose */
+        rows = NULL;
+        n = 0;
     }
+    int rc = sync_runs(h, rows, n);
+    source_rows_free(rows, n);
     return rc;
 }
 

@@ -773,6 +773,17 @@ void source_state_clear(struct source_state *st)
     memset(st, 0, sizeof *st);
 }
 
+static int cmp_row_name(const void *key, const void *row)
+{
+    return strcmp(key, ((const struct source_row *)row)->name);
+}
+
+/* SQLite's BINARY order, which ORDER BY name uses, is strcmp's: bytes compared unsigned. */
+struct source_row *source_rows_find(struct source_row *v, size_t n, const char *name)
+{
+    return n ? bsearch(name, v, n, sizeof *v, cmp_row_name) : NULL;
+}
+
 int store_source_list(struct store *s, struct source_row **out, size_t *n)
 {
     sqlite3_stmt *st = s->st[ST_SOURCE_LIST];

@@ -95,6 +95,8 @@ struct source_row {
 /* Every source ever stored, ordered by name. Sets *out (free with source_rows_free) and *n. */
 int store_source_list(struct store *s, struct source_row **out, size_t *n);
 void source_rows_free(struct source_row *v, size_t n);
+/* The row of source `name` in v[0..n) as store_source_list ordered it, or NULL. */
+struct source_row *source_rows_find(struct source_row *v, size_t n, const char *name);
 
 /* 1 when (source, item_id) has been seen, 0 when not, -1 error. */
 int store_item_seen(struct store *s, const char *source, const char *item_id);
