@@ -248,15 +248,18 @@ static int host_key(struct fetcher *f, const char *url, char *key, size_t keylen
     for (size_t i = 0; i < n; i++)
         slot = (slot ^ (unsigned char)url[i]) * 16777619u;
     slot %= KEY_CACHE;
-    if (strncmp(f->keys[slot].origin, url, n) == 0 && f->keys[slot].origin[n] == '\0') {
-        snprintf(key, keylen, "%s", f->keys[slot].key);
+    size_t kl = strlen(f->keys[slot].key);
+    if (kl && kl < keylen && strncmp(f->keys[slot].origin, url, n) == 0 &&
+        f->keys[slot].origin[n] == '\0') {
+        memcpy(key, f->keys[slot].key, kl + 1);
         return 0;
     }
     if (url_host_key(url, key, keylen, err, errlen) != 0) return -1;
-    if (strlen(key) < sizeof f->keys[slot].key) {
+    kl = strlen(key);
+    if (kl < sizeof f->keys[slot].key) {
         memcpy(f->keys[slot].origin, url, n);
         f->keys[slot].origin[n] = '\0';
-        snprintf(f->keys[slot].key, sizeof f->keys[slot].key, "%s", key);
+        memcpy(f->keys[slot].key, key, kl + 1);
     }
     return 0;
 }
