@@ -98,7 +98,25 @@ static const char *fmt_time(int64_t t, char *buf, size_t n)
     return buf;
 }
 
-/* fetch --once: one line per configured source with what the store now says about it. */
+/* What the summary shows for config source s: the kept state of its run (the runs are the
+ * enabled sources in config order, *cursor walking them), else the store's row read into
+ * *buf. 1 with *out set, 0 when nothing was ever stored. */
+static int summary_state(struct herald *h, const struct cfg_source *s, size_t *cursor,
+                         struct source_state *buf, const struct source_state **out)
+{
+    *out = buf;
+    if (*cursor < h->n_sources && strcmp(h->sources[*cursor]->name, s->name) == 0) {
+        const struct source_run *sr = h->sources[(*cursor)++];
+        if (sr->state_known) {
+            *out = &sr->state;
+            return sr->state_have;
+        }
+    }
+    return store_source_get(h->store, s->name, buf) == 1;
+}
+
+/* fetch --once: one line per configured source with what the store now says about it.
+ * Runs before the scheduler lets go of its runs, whose kept states mirror the store. */
 static void print_summary(struct herald *h)
 {
     const struct config *cfg = h->cfg;
@@ -107,33 +125,30 @@ static void print_summary(struct herald *h)
         int n = (int)strlen(cfg->sources[i].name);
         if (n > w) w = n > 40 ? 40 : n;
     }
-    /* One read of every row rather than a query per source. */
-    struct source_row *rows = NULL;
-    size_t nrows = 0;
-    if (store_source_list(h->store, &rows, &nrows) != 0)
-        log_msg(&h->log, HERALD_LOG_ERROR, "store: %s", store_errmsg(h->store));
     printf("%-*s  %-6s  %5s  %-19s  %s\n", w, "SOURCE", "STATUS", "NEW", "NEXT POLL", "ERROR");
+    size_t cursor = 0;
     for (size_t i = 0; i < cfg->n_sources; i++) {
         const struct cfg_source *s = &cfg->sources[i];
-        const struct source_row *row = s->enabled ? source_rows_find(rows, nrows, s->name) : NULL;
-        static const struct source_state none;
-        const struct source_state st = row ? row->st : none;
-        int have = row != NULL;
+        struct source_state buf = {0};
+        const struct source_state *st = &buf;
+        int have = s->enabled && summary_state(h, s, &cursor, &buf, &st);
         char status[16], when[32];
         if (!s->enabled)
             snprintf(status, sizeof status, "off");
-        else if (have != 1)
+        else if (!have)
             snprintf(status, sizeof status, "-");
-        else if (st.last_error && st.last_status == 0)
+        else if (st->last_error && st->last_status == 0)
             snprintf(status, sizeof status, "error");
-        else if (st.last_status == 0)
+        else if (st->last_status == 0)
             snprintf(status, sizeof status, "ok");
         else
-            snprintf(status, sizeof status, "%ld", st.last_status);
-        printf("%-*.*s  %-6s  %5lld  %-19s  %s\n", w, w, s->name, status, (long long)st.items_new,
-               fmt_time(st.next_poll, when, sizeof when), st.last_error ? st.last_error : "");
+            snprintf(status, sizeof status, "%ld", st->last_status);
+        printf("%-*.*s  %-6s  %5lld  %-19s  %s\n", w, w, s->name, status,
+               (long long)(have ? st->items_new : 0),
+               fmt_time(have ? st->next_poll : 0, when, sizeof when),
+               have && st->last_error ? st->last_error : "");
+        source_state_clear(&buf);
     }
-    source_rows_free(rows, nrows);
     fflush(stdout);
 }
 
@@ -152,6 +167,7 @@ static void finish(struct herald *h)
 {
     if (h->stopping > 1) return;
     h->stopping = 2;
+    if (h->once) print_summary(h);
     scheduler_close(h);
     if (h->fetcher) fetcher_close(h->fetcher); /* cancels what is still in flight */
     spawn_stop_all(&h->spawns); /* kills programs still running; they report as retries */
@@ -633,7 +649,6 @@ int herald_main(const struct herald_args *args)
     }
     uv_run(&h->loop, UV_RUN_DEFAULT);
     if (rc == 0) rc = h->exit_code;
-    if (h->once) print_summary(h);
     if (h->once)
         log_msg(&h->log, HERALD_LOG_INFO,
                 "done: %lu fetched, %lu errors, %lu not modified, %lu new items, %lu alerts, "
