@@ -1,16 +1,16 @@
 /*
- * fetch — libcurl's multi-socket API on the libuv loop, after the shape of curl's
- * docs/examples/multi-uv.c: curl tells us which sockets to watch (on_socket → uv_poll) and
- * when to call back (on_curl_timer → uv_timer); libuv tells curl what became readable or
- * writable (on_poll → curl_multi_socket_action). Finished transfers are collected in
- * check_done() and reported through each request's callback.
+ * fetch — requests queued and capped on the caller's loop, transferred by libcurl's
+ * multi-socket API on the transfer thread (fetch_net.c). A transfer that leaves its queue
+ * gets an easy handle set up here and goes to the thread as a job; when curl is done with
+ * it, the thread wakes this loop (an uv_async), and on_jobs_done() reports each finished
+ * transfer through its request's callback, here, on the caller's loop.
  *
  * Concurrency is capped here, not in curl: a request waits in its host's queue until both
  * a global and a per-host slot are free, and hosts with work take turns (round robin). The
  * easy handle is only created when the transfer leaves the queue, so ten thousand queued
  * requests cost a few hundred bytes each, and a transfer's timeouts count from its start,
  * not from the moment it was queued behind others. Connections, TLS sessions and DNS
- * answers live in the multi handle and are reused across transfers.
+ * answers live in the thread's multi handle and are reused across transfers.
  *
  * A mail (fetch_mail_start) is one more kind of transfer: an SMTP upload of the message through
  * a read callback, queued, capped and completed exactly like an HTTP request.
@@ -20,8 +20,10 @@
  * transfer instead of eating memory.
  */
 #include "fetch.h"
+#include "fetch_net.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,14 +62,12 @@ struct host {
 
 struct fetcher {
     uv_loop_t *loop;
-    CURLM *multi;
-    uv_timer_t timer;
+    struct fetch_net *net;
+    uv_async_t jobs_done; /* the transfer thread has finished jobs for us */
     long max_total, max_host;
-    size_t running; /* transfers added to the multi handle */
+    size_t running; /* transfers handed to the transfer thread */
     size_t queued;  /* transfers waiting for a slot */
     int closing;
-    int handles_open;           /* uv handles (timer + polls) not yet closed */
-    struct transfer *transfers; /* doubly linked list of running transfers */
     struct host *buckets[HOST_BUCKETS];
     struct host *ready_head, *ready_tail;
     /* Easy handles of finished transfers, reset for the next: curl_easy_init and cleanup
@@ -80,14 +80,6 @@ struct fetcher {
         char origin[ORIGIN_MAX];
         char key[ORIGIN_MAX + 16];
     } keys[KEY_CACHE];
-};
-
-/* One uv_poll per socket curl asks us to watch. */
-struct sock_ctx {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    int events; /* what curl last asked us to watch */
-    struct fetcher *f;
 };
 
 /* What a request asked for, copied so the caller's strings may go at once. */
@@ -110,8 +102,8 @@ struct mail_copy {
 
 /* One request, queued or running: owns the easy handle and every buffer of the transfer. */
 struct transfer {
-    struct transfer *prev, *next; /* running list */
-    struct transfer *qnext;       /* host queue */
+    struct net_job job;     /* while running: handed to the transfer thread */
+    struct transfer *qnext; /* host queue */
     struct fetcher *f;
     struct host *host;
     CURL *easy;
@@ -136,7 +128,6 @@ struct transfer {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-static void check_done(struct fetcher *f);
 static void pump(struct fetcher *f);
 static int transfer_submit(struct fetcher *f, struct transfer *t, const char *key, char *err,
                            size_t errlen);
@@ -264,85 +255,48 @@ static int host_key(struct fetcher *f, const char *url, char *key, size_t keylen
     return 0;
 }
 
-/* ---- libuv glue ---- */
+/* ---- the transfer thread ---- */
 
-static void on_handle_closed(uv_handle_t *h)
+static void finish(struct transfer *t);
+
+static struct transfer *job_transfer(struct net_job *j)
 {
-    struct fetcher *f = h->data;
-    if (h != (uv_handle_t *)&f->timer) free(h);
-    if (--f->handles_open == 0 && f->closing) free(f);
+    return (struct transfer *)((char *)j - offsetof(struct transfer, job));
 }
 
-static void on_poll(uv_poll_t *p, int status, int events)
+/* On the transfer thread: wake our loop. */
+static void notify_jobs_done(void *arg)
 {
-    struct sock_ctx *sc = (struct sock_ctx *)p;
-    struct fetcher *f = sc->f;
-    int flags = 0;
-    /* On a poll error libuv stops the handle and only says UV_EBADF; curl would only say
-     * "select/poll returned error". Instead let curl touch the socket: its recv/send
-     * fails with the real reason (e.g. connection reset by peer). Polling resumes in
-     * case nothing fails, so the transfer cannot hang (and its timeouts still run). */
-    if (status < 0) {
-        flags = CURL_CSELECT_IN | CURL_CSELECT_OUT;
-        if (uv_poll_start(&sc->poll, sc->events, on_poll) != 0) flags |= CURL_CSELECT_ERR;
-    }
-    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
-    int running;
-    curl_multi_socket_action(f->multi, sc->fd, flags, &running);
-    check_done(f);
+    struct fetcher *f = arg;
+    uv_async_send(&f->jobs_done);
 }
 
-static int on_socket(CURL *easy, curl_socket_t s, int action, void *userp, void *socketp)
+/* Report every transfer the thread has finished, then fill the freed slots. */
+static void on_jobs_done(uv_async_t *a)
 {
-    struct fetcher *f = userp;
-    struct sock_ctx *sc = socketp;
-    if (action == CURL_POLL_REMOVE) {
-        if (sc) {
-            uv_poll_stop(&sc->poll);
-            if (f->multi) curl_multi_assign(f->multi, s, NULL);
-            uv_close((uv_handle_t *)&sc->poll, on_handle_closed);
-        }
-        return 0;
+    struct fetcher *f = a->data;
+    struct net_job *j = fetch_net_take_done(f->net);
+    while (j) {
+        struct net_job *next = j->next;
+        finish(job_transfer(j));
+        j = next;
     }
-    if (!sc) {
-        sc = calloc(1, sizeof *sc);
-        if (!sc) return -1;
-        sc->fd = s;
-        sc->f = f;
-        if (uv_poll_init_socket(f->loop, &sc->poll, s) != 0) {
-            free(sc);
-            return -1;
-        }
-        sc->poll.data = f;
-        f->handles_open++;
-        curl_multi_assign(f->multi, s, sc);
-    }
-    int events = 0;
-    if (action == CURL_POLL_IN || action == CURL_POLL_INOUT) events |= UV_READABLE;
-    if (action == CURL_POLL_OUT || action == CURL_POLL_INOUT) events |= UV_WRITABLE;
-    sc->events = events;
-    return uv_poll_start(&sc->poll, events, on_poll) == 0 ? 0 : -1;
+    pump(f);
 }
 
-static void on_timer(uv_timer_t *t)
+/* The wake-up handle keeps the loop alive only while transfers run, so a loop with nothing
+ * else to do still ends once the last one is reported. */
+static void running_changed(struct fetcher *f)
 {
-    struct fetcher *f = t->data;
-    int running;
-    curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(f);
+    if (f->running)
+        uv_ref((uv_handle_t *)&f->jobs_done);
+    else
+        uv_unref((uv_handle_t *)&f->jobs_done);
 }
 
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+static void on_jobs_done_closed(uv_handle_t *h)
 {
-    struct fetcher *f = userp;
-    if (timeout_ms < 0) {
-        uv_timer_stop(&f->timer);
-        return 0;
-    }
-    /* curl asks for 0 to mean "call me now"; go through the loop so we never re-enter
-     * curl from inside its own callback. */
-    return uv_timer_start(&f->timer, on_timer, (uint64_t)timeout_ms, 0) == 0 ? 0 : -1;
+    free(h->data);
 }
 
 int fetcher_new(uv_loop_t *loop, const struct fetch_limits *lim, struct fetcher **out, char *err,
@@ -354,31 +308,24 @@ int fetcher_new(uv_loop_t *loop, const struct fetch_limits *lim, struct fetcher 
         return -1;
     }
     f->loop = loop;
-    f->multi = curl_multi_init();
-    if (!f->multi) {
-        snprintf(err, errlen, "curl_multi_init failed");
-        free(f);
-        return -1;
-    }
-    if (uv_timer_init(loop, &f->timer) != 0) {
-        snprintf(err, errlen, "uv_timer_init failed");
-        curl_multi_cleanup(f->multi);
-        free(f);
-        return -1;
-    }
-    f->timer.data = f;
-    f->handles_open = 1;
     f->max_total = lim && lim->max_total > 0 ? lim->max_total : DEFAULT_MAX_TOTAL;
     f->max_host = lim && lim->max_host > 0 ? lim->max_host : DEFAULT_MAX_HOST;
     if (f->max_host > f->max_total) f->max_host = f->max_total;
-    curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
-    curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
     /* Our queue already bounds transfers per host; curl only needs room to keep each
      * host's idle connections for reuse. */
-    curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, f->max_total * 2);
-    curl_multi_setopt(f->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    f->net = fetch_net_start(f->max_total * 2, notify_jobs_done, f, err, errlen);
+    if (!f->net) {
+        free(f);
+        return -1;
+    }
+    if (uv_async_init(loop, &f->jobs_done, on_jobs_done) != 0) {
+        snprintf(err, errlen, "uv_async_init failed");
+        fetch_net_stop(f->net);
+        free(f);
+        return -1;
+    }
+    f->jobs_done.data = f;
+    running_changed(f);
     *out = f;
     return 0;
 }
@@ -630,7 +577,7 @@ static int setup_mail_easy(struct transfer *t)
     CURL *e = t->easy;
     int rc = 0;
     rc |= curl_easy_setopt(e, CURLOPT_URL, t->url);
-    rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, &t->job);
     rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
@@ -659,7 +606,7 @@ static int setup_easy(struct transfer *t)
     CURL *e = t->easy;
     int rc = 0;
     rc |= curl_easy_setopt(e, CURLOPT_URL, t->url);
-    rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, &t->job);
     rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
@@ -708,21 +655,12 @@ static int transfer_begin(struct transfer *t, char *err, size_t errlen)
         snprintf(err, errlen, "%s: cannot set up the transfer", t->url);
         return -1;
     }
-    CURLMcode mc = curl_multi_add_handle(f->multi, t->easy);
-    if (mc != CURLM_OK) {
-        snprintf(err, errlen, "%s: %s", t->url, curl_multi_strerror(mc));
-        return -1;
-    }
     t->started_at = uv_now(f->loop);
-    /* curl reports a timer change only when its deadline moves, so a transfer added while
-     * an equal deadline is pending waits on that timer. Asking curl to look at its
-     * timeouts on the next loop turn is cheap and starts every new transfer at once. */
-    uv_timer_start(&f->timer, on_timer, 0, 0);
-    t->next = f->transfers;
-    if (f->transfers) f->transfers->prev = t;
-    f->transfers = t;
+    t->job.easy = t->easy;
+    fetch_net_submit(f->net, &t->job);
     f->running++;
     t->host->running++;
+    running_changed(f);
     return 0;
 }
 
@@ -924,10 +862,11 @@ static void describe_error(struct transfer *t, CURLcode code, char *buf, size_t 
     }
 }
 
-/* Report one finished transfer, release it, and let a queued one take its slot. */
-static void finish(struct transfer *t, CURLcode code)
+/* Report one transfer the thread gave back, release it, and free its slots for queued ones. */
+static void finish(struct transfer *t)
 {
     struct fetcher *f = t->f;
+    const struct net_job *j = &t->job;
     struct fetch_result r = {0};
     char errtext[CURL_ERROR_SIZE + 64];
     long status = 0;
@@ -937,10 +876,15 @@ static void finish(struct transfer *t, CURLcode code)
     curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &eff);
     curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ctype);
     curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME, &total);
-    r.ok = code == CURLE_OK;
+    r.ok = !j->cancelled && j->add_error == CURLM_OK && j->code == CURLE_OK;
     r.status = status;
-    if (!r.ok) {
-        describe_error(t, code, errtext, sizeof errtext);
+    if (j->cancelled) {
+        r.error = "cancelled";
+    } else if (j->add_error != CURLM_OK) {
+        snprintf(errtext, sizeof errtext, "%s", curl_multi_strerror(j->add_error));
+        r.error = errtext;
+    } else if (!r.ok) {
+        describe_error(t, j->code, errtext, sizeof errtext);
         r.error = errtext;
     }
     r.body = t->body ? t->body : "";
@@ -955,33 +899,14 @@ static void finish(struct transfer *t, CURLcode code)
     r.total_s = total;
     r.queued_s = (double)(t->started_at - t->queued_at) / 1000.0;
 
-    curl_multi_remove_handle(f->multi, t->easy);
-    if (t->prev)
-        t->prev->next = t->next;
-    else
-        f->transfers = t->next;
-    if (t->next) t->next->prev = t->prev;
     f->running--;
+    running_changed(f);
     struct host *h = t->host;
     h->running--;
     ready_push(f, h);
     t->cb(t->arg, &r);
     transfer_free(t);
     host_release(f, h);
-}
-
-static void check_done(struct fetcher *f)
-{
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(f->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE) continue;
-        struct transfer *t = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-        CURLcode code = msg->data.result;
-        if (t) finish(t, code);
-    }
-    pump(f);
 }
 
 void fetcher_close(struct fetcher *f)
@@ -1003,10 +928,14 @@ void fetcher_close(struct fetcher *f)
             h->qtail = NULL;
         }
     }
-    while (f->transfers) {
-        struct transfer *t = f->transfers;
-        snprintf(t->errbuf, sizeof t->errbuf, "cancelled");
-        finish(t, CURLE_ABORTED_BY_CALLBACK);
+    /* The thread gives back every running transfer (cancelled unless it had just ended)
+     * and closes its connections. */
+    struct net_job *j = fetch_net_stop(f->net);
+    f->net = NULL;
+    while (j) {
+        struct net_job *next = j->next;
+        finish(job_transfer(j));
+        j = next;
     }
     for (size_t b = 0; b < HOST_BUCKETS; b++) {
         while ((h = f->buckets[b])) {
@@ -1014,14 +943,8 @@ void fetcher_close(struct fetcher *f)
             free(h);
         }
     }
-    /* Cleaning up the multi handle closes the cached connections; curl reports each
-     * watched socket with CURL_POLL_REMOVE, which queues its poll handle for closing. The
-     * fetcher itself goes when the last handle is closed. */
     while (f->nspare)
         curl_easy_cleanup(f->spare[--f->nspare]);
-    CURLM *m = f->multi;
-    f->multi = NULL;
-    curl_multi_cleanup(m);
-    uv_timer_stop(&f->timer);
-    uv_close((uv_handle_t *)&f->timer, on_handle_closed);
+    /* The fetcher goes once its wake-up handle is closed, on the loop's next turn. */
+    uv_close((uv_handle_t *)&f->jobs_done, on_jobs_done_closed);
 }

@@ -1,7 +1,9 @@
 /*
  * fetch — every transfer herald makes (polling sources, posting webhooks) runs through one
- * libcurl multi handle driven by the libuv loop: curl's socket callback becomes a uv_poll,
- * its timer callback a uv_timer. No transfer blocks the loop; there is no thread per fetch.
+ * libcurl multi handle, driven by a libuv loop on one transfer thread (fetch_net.h): curl's
+ * socket callback becomes a uv_poll, its timer callback a uv_timer. No transfer blocks the
+ * caller's loop, where requests are queued and every callback runs; there is no thread per
+ * fetch.
  * Input: requests from the scheduler and from plugins (host->http_request, host->mail_send,
  * which submits over SMTP). Output: one completion callback per request with the bounded
  * body and the response metadata.
@@ -88,8 +90,8 @@ int fetch_mail_start(struct fetcher *f, const struct fetch_mail *m, fetch_cb cb,
 size_t fetcher_active(const struct fetcher *f);
 /* Number of transfers running now (at most max_total). */
 size_t fetcher_running(const struct fetcher *f);
-/* Abort every transfer (their callbacks run with error "cancelled"), close the loop
- * handles and free the fetcher once they are closed; the loop must run afterwards. */
+/* Abort every transfer (their callbacks run now, with error "cancelled"), stop the transfer
+ * thread, and free the fetcher once its loop handle is closed; the loop must run afterwards. */
 void fetcher_close(struct fetcher *f);
 
 #endif
