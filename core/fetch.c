@@ -68,6 +68,7 @@ struct fetcher {
     size_t running; /* transfers handed to the transfer thread */
     size_t queued;  /* transfers waiting for a slot */
     int closing;
+    int env_proxy; /* the environment names a proxy for http or https */
     struct host *buckets[HOST_BUCKETS];
     struct host *ready_head, *ready_tail;
     /* Easy handles of finished transfers, reset for the next: curl_easy_init and cleanup
@@ -125,6 +126,7 @@ struct transfer {
     char *etag, *last_modified;
     long retry_after_s;
     uint64_t queued_at, started_at; /* uv_now, ms */
+    CURLU *uh;
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -299,6 +301,19 @@ static void on_jobs_done_closed(uv_handle_t *h)
     free(h->data);
 }
 
+/* Whether curl's proxy detection would find anything for an http or https URL: the
+ * variables it reads (it ignores HTTP_PROXY, which a CGI request can set). */
+static int env_names_proxy(void)
+{
+    static const char *const vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                                       "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) return 1;
+    }
+    return 0;
+}
+
 int fetcher_new(uv_loop_t *loop, const struct fetch_limits *lim, struct fetcher **out, char *err,
                 size_t errlen)
 {
@@ -308,6 +323,7 @@ int fetcher_new(uv_loop_t *loop, const struct fetch_limits *lim, struct fetcher 
         return -1;
     }
     f->loop = loop;
+    f->env_proxy = env_names_proxy();
     f->max_total = lim && lim->max_total > 0 ? lim->max_total : DEFAULT_MAX_TOTAL;
     f->max_host = lim && lim->max_host > 0 ? lim->max_host : DEFAULT_MAX_HOST;
     if (f->max_host > f->max_total) f->max_host = f->max_total;
@@ -524,6 +540,7 @@ static void transfer_free(struct transfer *t)
     curl_slist_free_all(t->headers);
     request_copy_free(&t->rq);
     free(t->url);
+    curl_url_cleanup(t->uh);
     free(t->req_body);
     free(t->body);
     free(t->etag);
@@ -605,7 +622,9 @@ static int setup_easy(struct transfer *t)
     const struct request_copy *rq = &t->rq;
     CURL *e = t->easy;
     int rc = 0;
-    rc |= curl_easy_setopt(e, CURLOPT_URL, t->url);
+    t->uh = curl_url();
+    if (!t->uh || curl_url_set(t->uh, CURLUPART_URL, t->url, 0) != CURLUE_OK) return -1;
+    rc |= curl_easy_setopt(e, CURLOPT_CURLU, t->uh);
     rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, &t->job);
     rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -630,7 +649,14 @@ static int setup_easy(struct transfer *t)
     rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)LOW_SPEED_BYTES);
     rc |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, t->low_speed_s);
     rc |= curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max);
-    if (rq->proxy) rc |= curl_easy_setopt(e, CURLOPT_PROXY, rq->proxy);
+    if (rq->proxy) {
+        rc |= curl_easy_setopt(e, CURLOPT_PROXY, rq->proxy);
+    } else if (!t->f->env_proxy) {
+        /* Nothing to find there: spare curl its five getenv calls per transfer (the
+         * environment is read once, when the fetcher starts). */
+        rc |= curl_easy_setopt(e, CURLOPT_PROXY, "");
+        rc |= curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+    }
     if (rq->insecure) {
         rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -532,10 +532,12 @@ static int migrate(struct store *s)
         snprintf(what, sizeof what, "migration to schema version %lld", (long long)v + 1);
         if (exec_sql(s, migrations[v], what) != 0) goto fail;
     }
+    /* Setting user_version writes the header page even when it does not change, and the
+     * first write of a run costs a WAL file and two fsyncs: only write what changed. */
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", (int)STORE_SCHEMA_VERSION);
-    if (exec_sql(s, sql, "set schema version") != 0 || exec_sql(s, "COMMIT", "commit") != 0)
-        goto fail;
+    if (version < STORE_SCHEMA_VERSION && exec_sql(s, sql, "set schema version") != 0) goto fail;
+    if (exec_sql(s, "COMMIT", "commit") != 0) goto fail;
     return 0;
 fail:
     if (!sqlite3_get_autocommit(s->db))

@@ -30,13 +30,23 @@ MB = 1 << 20
 
 # ---- helpers ----
 
-def run_measured(args, timeout=30):
+PROXY_VARS = ("http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+              "no_proxy", "NO_PROXY")
+
+
+def run_measured(args, timeout=30, env=None):
     """Run herald to completion; returns (status, stdout, stderr, peak RSS in bytes) using
-    wait4 so the peak is this process's own, even with other cases running."""
+    wait4 so the peak is this process's own, even with other cases running. env: variables
+    to set (a None value removes one)."""
     out_r, err_r = os.pipe(), os.pipe()
+    penv = dict(os.environ, HOME=os.environ.get("HOME", "/tmp"))
+    for k, v in (env or {}).items():
+        if v is None:
+            penv.pop(k, None)
+        else:
+            penv[k] = v
     p = subprocess.Popen(harness.wrapper() + [harness.HERALD] + args, stdout=out_r[1],
-                         stderr=err_r[1], env=dict(os.environ, HOME=os.environ.get(
-                             "HOME", "/tmp")))
+                         stderr=err_r[1], env=penv)
     os.close(out_r[1])
     os.close(err_r[1])
     chunks = {out_r[0]: [], err_r[0]: []}
@@ -76,8 +86,9 @@ def write_config(d, sources, options=""):
     return d.file("herald.lua", "\n".join(lines) + "\n")
 
 
-def fetch_once(cfg, state, timeout=30):
-    rc, out, err, rss = run_measured(["fetch", "--once", "-c", cfg, "--state", state], timeout)
+def fetch_once(cfg, state, timeout=30, env=None):
+    rc, out, err, rss = run_measured(["fetch", "--once", "-c", cfg, "--state", state], timeout,
+                                     env)
     check(rc == 0, "fetch --once exited %d (no crash expected):\n%s" % (rc, err))
     return out, err, rss
 
@@ -534,13 +545,51 @@ def case_first_polls_are_spread():
     with_server(go)
 
 
+def case_proxies_from_the_environment_and_the_config():
+    # Hosts under .invalid never resolve: a fetch of one only works through a proxy, and
+    # herald sends the proxy the absolute URL. no_proxy sends the loopback source direct.
+    env_proxy, cfg_proxy, direct = HostileServer(), HostileServer(), HostileServer()
+    try:
+        env_proxy.route("http://feeds.herald.invalid/news.xml", ok_feed("env"))
+        cfg_proxy.route("http://other.herald.invalid/cfg.xml", ok_feed("cfg"))
+        direct.route("/direct.xml", ok_feed("good"))
+        with TempDir() as d:
+            cfg = write_config(d, [
+                ("viaenv", "http://feeds.herald.invalid/news.xml", ""),
+                ("viaconfig", "http://other.herald.invalid/cfg.xml",
+                 'proxy = "http://127.0.0.1:%d"' % cfg_proxy.port),
+                ("good", direct.url("/direct.xml"), ""),
+                ("deadproxy", "http://dead.herald.invalid/x.xml", 'proxy = "http://127.0.0.1:1"'),
+            ])
+            state = os.path.join(d.path, "state")
+            env = {k: None for k in PROXY_VARS}
+            env.update(http_proxy="http://127.0.0.1:%d" % env_proxy.port, no_proxy="127.0.0.1")
+            out, err, _ = fetch_once(cfg, state, env=env)
+            rows = sources_table(state)
+            for name in ("viaenv", "viaconfig", "good"):
+                check_eq(rows[name]["last_status"], 200, "%s status (%s)" % (name, err))
+                check_eq(rows[name]["items_new"], 2, "%s new items" % name)
+            check_eq([r.path for r in env_proxy.requests],
+                     ["http://feeds.herald.invalid/news.xml"], "what the environment's proxy saw")
+            check_eq([r.path for r in cfg_proxy.requests],
+                     ["http://other.herald.invalid/cfg.xml"], "what the config's proxy saw")
+            check_eq([r.path for r in direct.requests], ["/direct.xml"], "what went direct")
+            dead = [l for l in err.splitlines() if "source deadproxy:" in l]
+            check(any("http://dead.herald.invalid/x.xml" in l and "127.0.0.1" in l
+                      for l in dead), "a log line names the URL and the proxy:\n%s" % err)
+            check(rows["deadproxy"]["last_error"], "the dead proxy's error is stored")
+    finally:
+        for s in (env_proxy, cfg_proxy, direct):
+            s.stop()
+
+
 CASES = [case_slow_drip, case_accepts_and_never_answers, case_endless_body, case_gzip_bomb,
          case_gzip_bomb_default_cap, case_redirect_loop, case_301_moves_the_source,
          case_304_after_etag, case_304_after_last_modified, case_429_retry_after,
          case_500_repeatedly_then_recovery, case_wrong_content_type,
          case_truncated_chunked_body, case_connection_reset_mid_body,
          case_invalid_tls_certificate, case_concurrency_caps, case_adaptive_interval,
-         case_first_polls_are_spread]
+         case_first_polls_are_spread, case_proxies_from_the_environment_and_the_config]
 
 
 def main():
