@@ -116,6 +116,16 @@ TEST(errors_point_at_the_line)
     CHECK_ERROR("herald.rule 'x' { query = '@nope' }", 1, "unknown concept");
     CHECK_ERROR("herald.rule 'x' { query = 'a' }\nherald.rule 'x' { query = 'b' }", 2,
                 "declared twice (first at");
+    /* The first declaration's place, in both spellings and for each kind. */
+    CHECK_ERROR("herald.rule 'x' { query = 'a' }\nherald.rule 'x' { query = 'b' }", 2,
+                "/herald.lua:1)");
+    CHECK_ERROR("herald.source 's' { url = 'http://x/' }\n\n"
+                "herald.source { name = 's', url = 'http://y/' }",
+                3, "source 's' is declared twice (first at ");
+    CHECK_ERROR("\nherald.notifier 'n' { type = 'stdout' }\nherald.notifier 'n' { type = 'stdout' }",
+                3, "notifier 'n' is declared twice (first at ");
+    CHECK_ERROR("\nherald.notifier 'n' { type = 'stdout' }\nherald.notifier 'n' { type = 'stdout' }",
+                3, "/herald.lua:2)");
     CHECK_ERROR("herald.source 's' { url = 'ftp://x/' }", 1, "must start with http://");
     CHECK_ERROR("herald.source 's' { }", 1, "needs url");
     CHECK_ERROR("herald.source 's' { url = 'http://x/', every = 'often' }", 1, "not a duration");
@@ -209,6 +219,29 @@ TEST(require_finds_the_config_folder_and_the_library)
     config_free(cfg);
 }
 
+TEST(names_are_unique_per_kind_only)
+{
+    struct config *cfg = NULL;
+    char err[1024];
+    CHECK_INT(load("herald.notifier 'x' { type = 'stdout' }\n"
+                   "herald.source 'x' { url = 'http://127.0.0.1:1/x.xml', every = '5m' }\n"
+                   "herald.rule 'x' { query = 'a', notify = { 'x' } }\n",
+                   &cfg, err, sizeof err),
+              0);
+    if (!cfg) return;
+    CHECK_INT(cfg->n_sources, 1);
+    CHECK_INT(cfg->n_rules, 1);
+    CHECK_INT(cfg->n_notifiers, 1);
+    CHECK_INT(cfg->sources[0].every_ms, 300000);
+    CHECK_INT(cfg->sources[0].timeout_ms, 60000);
+    CHECK_INT(cfg->sources[0].connect_timeout_ms, 15000);
+    CHECK_INT((long long)cfg->sources[0].max_bytes, 16 << 20);
+    CHECK_INT(cfg->sources[0].enabled, 1);
+    CHECK_INT(cfg->sources[0].insecure, 0);
+    CHECK(cfg->sources[0].proxy == NULL);
+    config_free(cfg);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/herald-test-config-XXXXXX");
@@ -224,6 +257,7 @@ int main(void)
     }
     RUN(declarations_and_defaults);
     RUN(errors_point_at_the_line);
+    RUN(names_are_unique_per_kind_only);
     RUN(list_options);
     RUN(several_errors_are_reported_together);
     RUN(a_config_that_loops_forever_fails_to_load);
