@@ -98,6 +98,11 @@ static int on_wal(void *arg, sqlite3 *db, const char *name, int pages)
     return SQLITE_OK; /* what SQLite's own automatic checkpoint returns, failed or not */
 }
 
+void checkpointer_ask(struct checkpointer *c)
+{
+    if (c) (void)ask(c);
+}
+
 struct checkpointer *checkpointer_attach(sqlite3 *db, const char *path)
 {
     struct checkpointer *c = calloc(1, sizeof *c);

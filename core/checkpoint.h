@@ -18,6 +18,10 @@ struct checkpointer;
  * (`db` then keeps SQLite's automatic checkpoints). */
 struct checkpointer *checkpointer_attach(sqlite3 *db, const char *path);
 
+/* Ask for a checkpoint now, whatever the log's size: a burst of writes is over, and what
+ * the thread copies meanwhile, closing does not have to. NULL is a no-op. */
+void checkpointer_ask(struct checkpointer *c);
+
 /* Stop the thread (waiting for a checkpoint under way) and free everything. Call before
  * closing `db`, whose close then checkpoints what is left. NULL is a no-op. */
 void checkpointer_free(struct checkpointer *c);

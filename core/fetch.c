@@ -273,7 +273,8 @@ static void notify_jobs_done(void *arg)
     uv_async_send(&f->jobs_done);
 }
 
-/* Report every transfer the thread has finished, then fill the freed slots. */
+/* Report every transfer the thread has finished. Each freed slot is filled at once, so the
+ * thread has work again while the callbacks (the store, the rules) run here. */
 static void on_jobs_done(uv_async_t *a)
 {
     struct fetcher *f = a->data;
@@ -281,9 +282,9 @@ static void on_jobs_done(uv_async_t *a)
     while (j) {
         struct net_job *next = j->next;
         finish(job_transfer(j));
+        pump(f);
         j = next;
     }
-    pump(f);
 }
 
 /* The wake-up handle keeps the loop alive only while transfers run, so a loop with nothing

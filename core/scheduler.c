@@ -162,7 +162,7 @@ static void poll_finished(struct source_run *sr)
         return;
     }
     if (h->once) {
-        if (h->polls_left) h->polls_left--;
+        if (h->polls_left && --h->polls_left == 0) store_checkpoint_soon(h->store);
         h->stats.polls_done++;
         herald_progress(h);
         outbox_kick(h);
@@ -520,7 +520,7 @@ static void complete_poll(struct source_run *sr, const struct fetch_result *r, s
 enum {
     PARSE_JOBS = 256,
     PARSE_BYTES = 32 << 20,
-    BATCH_POLLS = 64, /* polls recorded in one transaction at most… */
+    BATCH_POLLS = 64, /* polls recorded in one transaction (more if they end in one turn)… */
     BATCH_MS = 5,     /* …waiting at most this long for more to finish */
     /* The pool parses at this much lower a priority than the loop thread. The loop is the
      * one serial stage (fetching, the store, firing) and feeds the pool: when the kernel
@@ -673,8 +673,13 @@ static void batch_add(struct parse_job *j)
     else
         b->head = j;
     b->tail = j;
-    if (++b->n >= BATCH_POLLS)
-        batch_flush(b);
+    /* A full batch, or one nothing else is coming for (no transfer, no parse), is recorded
+     * on the loop's next turn: after the fetcher has refilled the slots the finished
+     * transfers freed, so the transfer thread works while the commit runs. */
+    struct herald *h = j->sr->h;
+    int idle = h->stats.parse_jobs == 0 && (!h->fetcher || fetcher_active(h->fetcher) == 0);
+    if (++b->n >= BATCH_POLLS || idle)
+        uv_timer_start(&b->timer, on_batch_timer, 0, 0);
     else if (!uv_is_active((uv_handle_t *)&b->timer))
         uv_timer_start(&b->timer, on_batch_timer, BATCH_MS, 0);
 }

@@ -614,6 +614,11 @@ void store_close(struct store *s)
     free(s);
 }
 
+void store_checkpoint_soon(struct store *s)
+{
+    if (s) checkpointer_ask(s->ckpt);
+}
+
 const char *store_errmsg(struct store *s)
 {
     return s ? s->err : "no store";

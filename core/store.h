@@ -63,6 +63,9 @@ struct history_entry {
 int store_open(const char *dir, struct store **out, char *err, size_t errlen);
 /* Close the database. NULL is allowed. */
 void store_close(struct store *s);
+/* A burst of writes is over (fetch --once recorded its last poll): start copying the log
+ * into the database in the background now, so that closing has little left to wait for. */
+void store_checkpoint_soon(struct store *s);
 /* The last error message of this connection. */
 const char *store_errmsg(struct store *s);
 

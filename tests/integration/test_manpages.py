@@ -208,7 +208,7 @@ def config_keys():
     src = read(CONFIG_C)
     found = {}
     pat = re.compile(r"static\s+(?:void|int)\s+(\w+)\s*\([^)]*\)\s*\{\s*"
-                     r"static const char \*const keys\[\] = \{(.*?)\};", re.S)
+                     r"static const char \*const keys\[[^\]]*\] = \{(.*?)\};", re.S)
     for fn, body in pat.findall(src):
         found[fn] = re.findall(r'"([^"]+)"', body)
     # The notifier keys are shared with lua_notifier.c, so they are a named array.

@@ -317,6 +317,36 @@ TEST(checkpoints_run_on_their_own_thread)
     tmp_remove(t.dir);
 }
 
+/* Far below the size at which the thread is asked by itself, store_checkpoint_soon has the
+ * log copied while the store stays open: the database file grows to hold the rows. */
+TEST(checkpoint_soon_copies_a_small_log)
+{
+    struct tmp t = {0};
+    struct store *s = open_fresh(&t);
+    CHECK(s != NULL);
+    long long db0 = file_size(&t, "herald.db");
+    char title[1024];
+    memset(title, 'y', sizeof title - 1);
+    title[sizeof title - 1] = '\0';
+    CHECK_INT(store_begin(s), 0);
+    for (int i = 0; i < 200; i++) { /* ~200 KiB: a tenth of the thread's own threshold */
+        char id[32];
+        snprintf(id, sizeof id, "i%d", i);
+        CHECK_INT(store_item_touch(s, "src", id, title, NULL, 100), 1);
+    }
+    CHECK_INT(store_commit(s), 0);
+    /* Nothing asked the thread yet: the rows are only in the log. */
+    CHECK(file_size(&t, "herald.db") == db0);
+    store_checkpoint_soon(s);
+    long long db1 = -1;
+    for (int i = 0; i < 500 && (db1 = file_size(&t, "herald.db")) < db0 + (150 << 10); i++)
+        usleep(10 * 1000); /* at most 5 s */
+    CHECK(db1 >= db0 + (150 << 10));
+    store_close(s);
+    CHECK_INT(raw_int(&t, "SELECT COUNT(*) FROM items"), 200);
+    tmp_remove(t.dir);
+}
+
 /* A store made by an older herald (schema 3, with its index on items.last_seen) loses the
  * index on opening and keeps every row. */
 TEST(schema_3_store_is_upgraded)
@@ -857,6 +887,7 @@ int main(void)
     RUN(prune_walks_the_items_in_slices);
     RUN(schema_3_store_is_upgraded);
     RUN(checkpoints_run_on_their_own_thread);
+    RUN(checkpoint_soon_copies_a_small_log);
     RUN(touch_tells_new_from_seen_and_refreshes_hourly);
     RUN(alert_add_is_idempotent);
     RUN(due_heads_busy_and_next_attempt);
