@@ -286,6 +286,22 @@ static long long file_size(const struct tmp *t, const char *name)
     return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
 }
 
+/* One transaction of n items of ~1 KiB (ids "<batch>-<i>") in source "src". 0 when all
+ * were stored. */
+static int touch_items(struct store *s, int batch, int n)
+{
+    char title[1024];
+    memset(title, 'x', sizeof title - 1);
+    title[sizeof title - 1] = '\0';
+    if (store_begin(s) != 0) return -1;
+    for (int i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "%d-%d", batch, i);
+        if (store_item_touch(s, "src", id, title, NULL, 100) != 1) return -1;
+    }
+    return store_commit(s);
+}
+
 /* The log is copied into the database by the checkpoint thread while the store stays open
  * and busy: the database file grows although this connection never checkpoints. */
 TEST(checkpoints_run_on_their_own_thread)
@@ -294,18 +310,8 @@ TEST(checkpoints_run_on_their_own_thread)
     struct store *s = open_fresh(&t);
     CHECK(s != NULL);
     long long db0 = file_size(&t, "herald.db");
-    char title[1024];
-    memset(title, 'x', sizeof title - 1);
-    title[sizeof title - 1] = '\0';
-    for (int batch = 0; batch < 40; batch++) { /* ~40 MB of log written in all */
-        CHECK_INT(store_begin(s), 0);
-        for (int i = 0; i < 1000; i++) {
-            char id[32];
-            snprintf(id, sizeof id, "b%d-i%d", batch, i);
-            CHECK_INT(store_item_touch(s, "src", id, title, NULL, 100), 1);
-        }
-        CHECK_INT(store_commit(s), 0);
-    }
+    for (int batch = 0; batch < 40; batch++) /* ~40 MB of log written in all */
+        CHECK_INT(touch_items(s, batch, 1000), 0);
     long long db1 = -1;
     for (int i = 0; i < 500 && (db1 = file_size(&t, "herald.db")) < 16 << 20; i++)
         usleep(10 * 1000); /* at most 5 s: the last request may still be under way */
@@ -325,16 +331,7 @@ TEST(checkpoint_soon_copies_a_small_log)
     struct store *s = open_fresh(&t);
     CHECK(s != NULL);
     long long db0 = file_size(&t, "herald.db");
-    char title[1024];
-    memset(title, 'y', sizeof title - 1);
-    title[sizeof title - 1] = '\0';
-    CHECK_INT(store_begin(s), 0);
-    for (int i = 0; i < 200; i++) { /* ~200 KiB: a tenth of the thread's own threshold */
-        char id[32];
-        snprintf(id, sizeof id, "i%d", i);
-        CHECK_INT(store_item_touch(s, "src", id, title, NULL, 100), 1);
-    }
-    CHECK_INT(store_commit(s), 0);
+    CHECK_INT(touch_items(s, 0, 200), 0); /* ~200 KiB: a tenth of the thread's own threshold */
     /* Nothing asked the thread yet: the rows are only in the log. */
     CHECK(file_size(&t, "herald.db") == db0);
     store_checkpoint_soon(s);
