@@ -12,6 +12,13 @@
  * not from the moment it was queued behind others. Connections, TLS sessions and DNS
  * answers live in the thread's multi handle and are reused across transfers.
  *
+ * There are up to NET_MAX transfer threads, each with its own connections. A host's transfers
+ * stay on one thread (its home), where HTTP/2 multiplexes them over one connection, except
+ * on a plain-HTTP host: there every transfer holds a connection of its own anyway, so its
+ * transfers are spread, each thread taking at most its share of the host's cap. A host thus
+ * never sees more connections than its cap, and a thousand feeds on one server keep both
+ * threads busy.
+ *
  * A mail (fetch_mail_start) is one more kind of transfer: an SMTP upload of the message through
  * a read callback, queued, capped and completed exactly like an HTTP request.
  *
@@ -38,6 +45,7 @@
 
 enum {
     HOST_BUCKETS = 1024,
+    NET_MAX = 2,     /* transfer threads, at most (no more than the machine's cores) */
     SPARE_EASY = 64, /* finished transfers' easy handles kept for reuse */
     KEY_CACHE = 64,  /* URL origins whose queue key is remembered… */
     ORIGIN_MAX = 96, /* …when no longer than this */
@@ -56,14 +64,19 @@ struct host {
     struct host *ready_next; /* in the ready list: has queued work and a free slot */
     int in_ready;
     long running;
+    long on[NET_MAX]; /* of those, on each transfer thread */
+    unsigned home;    /* the thread its transfers use unless spread */
+    int spread;       /* plain HTTP: its transfers may use every thread */
     struct transfer *qhead, *qtail;
     char key[];
 };
 
 struct fetcher {
     uv_loop_t *loop;
-    struct fetch_net *net;
-    uv_async_t jobs_done; /* the transfer thread has finished jobs for us */
+    struct fetch_net *nets[NET_MAX];
+    size_t net_running[NET_MAX]; /* transfers on each thread */
+    unsigned n_nets;
+    uv_async_t jobs_done; /* a transfer thread has finished jobs for us */
     long max_total, max_host;
     size_t running; /* transfers handed to the transfer thread */
     size_t queued;  /* transfers waiting for a slot */
@@ -103,7 +116,8 @@ struct mail_copy {
 
 /* One request, queued or running: owns the easy handle and every buffer of the transfer. */
 struct transfer {
-    struct net_job job;     /* while running: handed to the transfer thread */
+    struct net_job job;     /* while running: handed to a transfer thread */
+    unsigned net;           /* …this one */
     struct transfer *qnext; /* host queue */
     struct fetcher *f;
     struct host *host;
@@ -153,6 +167,8 @@ static struct host *host_get(struct fetcher *f, const char *key)
     struct host *h = calloc(1, sizeof *h + n + 1);
     if (!h) return NULL;
     memcpy(h->key, key, n + 1);
+    h->home = b % f->n_nets;
+    h->spread = strncmp(key, "http://", 7) == 0;
     h->hnext = f->buckets[b];
     f->buckets[b] = h;
     return h;
@@ -278,13 +294,47 @@ static void notify_jobs_done(void *arg)
 static void on_jobs_done(uv_async_t *a)
 {
     struct fetcher *f = a->data;
-    struct net_job *j = fetch_net_take_done(f->net);
-    while (j) {
-        struct net_job *next = j->next;
-        finish(job_transfer(j));
-        pump(f);
-        j = next;
+    for (unsigned i = 0; i < f->n_nets; i++) {
+        struct net_job *j = fetch_net_take_done(f->nets[i]);
+        while (j) {
+            struct net_job *next = j->next;
+            finish(job_transfer(j));
+            pump(f);
+            j = next;
+        }
     }
+}
+
+/* Stop every transfer thread; what they give back is reported (cancelled, mostly). */
+static void stop_nets(struct fetcher *f)
+{
+    for (unsigned i = 0; i < f->n_nets; i++) {
+        struct net_job *j = fetch_net_stop(f->nets[i]);
+        f->nets[i] = NULL;
+        while (j) {
+            struct net_job *next = j->next;
+            finish(job_transfer(j));
+            j = next;
+        }
+    }
+    f->n_nets = 0;
+}
+
+/* The thread for host h's next transfer (h is under its cap). A spread host's goes to the
+ * least busy thread still under its share of the cap; the shares add up to the cap. */
+static unsigned pick_net(const struct fetcher *f, const struct host *h)
+{
+    if (!h->spread) return h->home;
+    unsigned n = f->n_nets, best = h->home;
+    size_t best_load = SIZE_MAX;
+    for (unsigned i = 0; i < n; i++) {
+        long share = f->max_host / n + ((long)i < f->max_host % n);
+        if (h->on[i] < share && f->net_running[i] < best_load) {
+            best = i;
+            best_load = f->net_running[i];
+        }
+    }
+    return best;
 }
 
 /* The wake-up handle keeps the loop alive only while transfers run, so a loop with nothing
@@ -328,16 +378,17 @@ int fetcher_new(uv_loop_t *loop, const struct fetch_limits *lim, struct fetcher 
     f->max_total = lim && lim->max_total > 0 ? lim->max_total : DEFAULT_MAX_TOTAL;
     f->max_host = lim && lim->max_host > 0 ? lim->max_host : DEFAULT_MAX_HOST;
     if (f->max_host > f->max_total) f->max_host = f->max_total;
+    unsigned cores = uv_available_parallelism();
+    unsigned want = cores < 2 ? 1 : NET_MAX;
     /* Our queue already bounds transfers per host; curl only needs room to keep each
      * host's idle connections for reuse. */
-    f->net = fetch_net_start(f->max_total * 2, notify_jobs_done, f, err, errlen);
-    if (!f->net) {
-        free(f);
-        return -1;
+    for (; f->n_nets < want; f->n_nets++) {
+        f->nets[f->n_nets] = fetch_net_start(f->max_total * 2, notify_jobs_done, f, err, errlen);
+        if (!f->nets[f->n_nets]) break;
     }
-    if (uv_async_init(loop, &f->jobs_done, on_jobs_done) != 0) {
-        snprintf(err, errlen, "uv_async_init failed");
-        fetch_net_stop(f->net);
+    if (f->n_nets < want || uv_async_init(loop, &f->jobs_done, on_jobs_done) != 0) {
+        if (f->n_nets == want) snprintf(err, errlen, "uv_async_init failed");
+        stop_nets(f);
         free(f);
         return -1;
     }
@@ -684,9 +735,12 @@ static int transfer_begin(struct transfer *t, char *err, size_t errlen)
     }
     t->started_at = uv_now(f->loop);
     t->job.easy = t->easy;
-    fetch_net_submit(f->net, &t->job);
+    t->net = pick_net(f, t->host);
+    fetch_net_submit(f->nets[t->net], &t->job);
     f->running++;
+    f->net_running[t->net]++;
     t->host->running++;
+    t->host->on[t->net]++;
     running_changed(f);
     return 0;
 }
@@ -927,9 +981,11 @@ static void finish(struct transfer *t)
     r.queued_s = (double)(t->started_at - t->queued_at) / 1000.0;
 
     f->running--;
+    f->net_running[t->net]--;
     running_changed(f);
     struct host *h = t->host;
     h->running--;
+    h->on[t->net]--;
     ready_push(f, h);
     t->cb(t->arg, &r);
     transfer_free(t);
@@ -955,15 +1011,9 @@ void fetcher_close(struct fetcher *f)
             h->qtail = NULL;
         }
     }
-    /* The thread gives back every running transfer (cancelled unless it had just ended)
-     * and closes its connections. */
-    struct net_job *j = fetch_net_stop(f->net);
-    f->net = NULL;
-    while (j) {
-        struct net_job *next = j->next;
-        finish(job_transfer(j));
-        j = next;
-    }
+    /* The threads give back every running transfer (cancelled unless it had just ended)
+     * and close their connections. */
+    stop_nets(f);
     for (size_t b = 0; b < HOST_BUCKETS; b++) {
         while ((h = f->buckets[b])) {
             f->buckets[b] = h->hnext;

@@ -1,9 +1,9 @@
 /*
- * fetch — every transfer herald makes (polling sources, posting webhooks) runs through one
- * libcurl multi handle, driven by a libuv loop on one transfer thread (fetch_net.h): curl's
- * socket callback becomes a uv_poll, its timer callback a uv_timer. No transfer blocks the
- * caller's loop, where requests are queued and every callback runs; there is no thread per
- * fetch.
+ * fetch — every transfer herald makes (polling sources, posting webhooks) runs through a
+ * libcurl multi handle driven by a libuv loop on one of two transfer threads (fetch_net.h):
+ * curl's socket callback becomes a uv_poll, its timer callback a uv_timer. No transfer
+ * blocks the caller's loop, where requests are queued and every callback runs; there is no
+ * thread per fetch.
  * Input: requests from the scheduler and from plugins (host->http_request, host->mail_send,
  * which submits over SMTP). Output: one completion callback per request with the bounded
  * body and the response metadata.

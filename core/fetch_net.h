@@ -1,5 +1,5 @@
 /*
- * fetch_net — the transfer thread: a libuv loop and a curl multi handle of its own, after the
+ * fetch_net — a transfer thread: a libuv loop and a curl multi handle of its own, after the
  * shape of curl's docs/examples/multi-uv.c, so that curl's socket work (with the kernel's
  * share, half of a conditional GET's CPU) runs beside the caller's loop instead of on it.
  *

@@ -54,6 +54,7 @@ class HostileServer:
         self.max_active = {}
         self.stopping = threading.Event()
         self.conns = set()
+        self.accepted = 0  # connections accepted in all
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -104,6 +105,7 @@ class HostileServer:
                 return
             with self.lock:
                 self.conns.add(c)
+                self.accepted += 1
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _read_request(self, c, buf):

@@ -483,10 +483,15 @@ def case_concurrency_caps():
             cfg = write_config(d, srcs, "herald.options { max_per_host = 2 }")
             fetch_once(cfg, state)
             check_eq(s.max_active.get("/slow/"), 2, "at most 2 at once per host")
+            # Polite in connections too: kept alive and reused, never more than the cap,
+            # however herald spreads the transfers over its threads.
+            check(1 <= s.accepted <= 2, "%d connections for a cap of 2" % s.accepted)
             s.max_active.clear()
+            s.accepted = 0
             cfg = write_config(d, srcs, "herald.options { max_per_host = 10, max_concurrent = 3 }")
             fetch_once(cfg, os.path.join(d.path, "state2"))
             check_eq(s.max_active.get("/slow/"), 3, "at most 3 at once in all")
+            check(1 <= s.accepted <= 3, "%d connections for 3 transfers at once" % s.accepted)
             rows = sources_table(state)
             check_eq(sum(1 for r in rows.values() if r["last_status"] == 200), 20, "all fetched")
     with_server(go)
