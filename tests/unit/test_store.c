@@ -318,8 +318,10 @@ TEST(checkpoints_run_on_their_own_thread)
     CHECK(db1 >= 16 << 20);
     CHECK(db0 < 1 << 20);
     store_close(s);
+    /* The last close checkpointed the rest and emptied the log, which stays for the next
+     * run (creating and deleting it costs more than a small run's checkpoint). */
+    CHECK_INT(file_size(&t, "herald.db-wal"), 0);
     CHECK_INT(raw_int(&t, "SELECT COUNT(*) FROM items"), 40000);
-    CHECK_INT(file_size(&t, "herald.db-wal"), -1); /* the last close checkpointed the rest */
     tmp_remove(t.dir);
 }
 
