@@ -273,7 +273,7 @@ static int host_key(struct fetcher *f, const char *url, char *key, size_t keylen
     return 0;
 }
 
-/* ---- the transfer thread ---- */
+/* ---- the transfer threads ---- */
 
 static void finish(struct transfer *t);
 
@@ -282,15 +282,15 @@ static struct transfer *job_transfer(struct net_job *j)
     return (struct transfer *)((char *)j - offsetof(struct transfer, job));
 }
 
-/* On the transfer thread: wake our loop. */
+/* On a transfer thread: wake our loop. */
 static void notify_jobs_done(void *arg)
 {
     struct fetcher *f = arg;
     uv_async_send(&f->jobs_done);
 }
 
-/* Report every transfer the thread has finished. Each freed slot is filled at once, so the
- * thread has work again while the callbacks (the store, the rules) run here. */
+/* Report every transfer the threads have finished. Each freed slot is filled at once, so
+ * they have work again while the callbacks (the store, the rules) run here. */
 static void on_jobs_done(uv_async_t *a)
 {
     struct fetcher *f = a->data;
