@@ -122,10 +122,12 @@ TEST(errors_point_at_the_line)
     CHECK_ERROR("herald.source 's' { url = 'http://x/' }\n\n"
                 "herald.source { name = 's', url = 'http://y/' }",
                 3, "source 's' is declared twice (first at ");
-    CHECK_ERROR("\nherald.notifier 'n' { type = 'stdout' }\nherald.notifier 'n' { type = 'stdout' }",
-                3, "notifier 'n' is declared twice (first at ");
-    CHECK_ERROR("\nherald.notifier 'n' { type = 'stdout' }\nherald.notifier 'n' { type = 'stdout' }",
-                3, "/herald.lua:2)");
+    CHECK_ERROR(
+        "\nherald.notifier 'n' { type = 'stdout' }\nherald.notifier 'n' { type = 'stdout' }", 3,
+        "notifier 'n' is declared twice (first at ");
+    CHECK_ERROR(
+        "\nherald.notifier 'n' { type = 'stdout' }\nherald.notifier 'n' { type = 'stdout' }", 3,
+        "/herald.lua:2)");
     CHECK_ERROR("herald.source 's' { url = 'ftp://x/' }", 1, "must start with http://");
     CHECK_ERROR("herald.source 's' { }", 1, "needs url");
     CHECK_ERROR("herald.source 's' { url = 'http://x/', every = 'often' }", 1, "not a duration");

@@ -286,6 +286,17 @@ static long long file_size(const struct tmp *t, const char *name)
     return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
 }
 
+/* herald.db's size once it reaches min bytes, or after 5 s: a checkpoint thread grows it. */
+static long long wait_db_size(const struct tmp *t, long long min)
+{
+    long long size = file_size(t, "herald.db");
+    for (int i = 0; i < 500 && size < min; i++) {
+        usleep(10 * 1000);
+        size = file_size(t, "herald.db");
+    }
+    return size;
+}
+
 /* One transaction of n items of ~1 KiB (ids "<batch>-<i>") in source "src". 0 when all
  * were stored. */
 static int touch_items(struct store *s, int batch, int n)
@@ -312,10 +323,7 @@ TEST(checkpoints_run_on_their_own_thread)
     long long db0 = file_size(&t, "herald.db");
     for (int batch = 0; batch < 40; batch++) /* ~40 MB of log written in all */
         CHECK_INT(touch_items(s, batch, 1000), 0);
-    long long db1 = -1;
-    for (int i = 0; i < 500 && (db1 = file_size(&t, "herald.db")) < 16 << 20; i++)
-        usleep(10 * 1000); /* at most 5 s: the last request may still be under way */
-    CHECK(db1 >= 16 << 20);
+    CHECK(wait_db_size(&t, 16 << 20) >= 16 << 20); /* the last request may still run */
     CHECK(db0 < 1 << 20);
     store_close(s);
     /* The last close checkpointed the rest and emptied the log, which stays for the next
@@ -337,10 +345,7 @@ TEST(checkpoint_soon_copies_a_small_log)
     /* Nothing asked the thread yet: the rows are only in the log. */
     CHECK(file_size(&t, "herald.db") == db0);
     store_checkpoint_soon(s);
-    long long db1 = -1;
-    for (int i = 0; i < 500 && (db1 = file_size(&t, "herald.db")) < db0 + (150 << 10); i++)
-        usleep(10 * 1000); /* at most 5 s */
-    CHECK(db1 >= db0 + (150 << 10));
+    CHECK(wait_db_size(&t, db0 + (150 << 10)) >= db0 + (150 << 10));
     store_close(s);
     CHECK_INT(raw_int(&t, "SELECT COUNT(*) FROM items"), 200);
     tmp_remove(t.dir);
