@@ -1,7 +1,7 @@
 /*
  * fetch — requests queued and capped on the caller's loop, transferred by libcurl's
- * multi-socket API on the transfer thread (fetch_net.c). A transfer that leaves its queue
- * gets an easy handle set up here and goes to the thread as a job; when curl is done with
+ * multi-socket API on transfer threads (fetch_net.c). A transfer that leaves its queue
+ * gets an easy handle set up here and goes to a thread as a job; when curl is done with
  * it, the thread wakes this loop (an uv_async), and on_jobs_done() reports each finished
  * transfer through its request's callback, here, on the caller's loop.
  *
@@ -78,7 +78,7 @@ struct fetcher {
     unsigned n_nets;
     uv_async_t jobs_done; /* a transfer thread has finished jobs for us */
     long max_total, max_host;
-    size_t running; /* transfers handed to the transfer thread */
+    size_t running; /* transfers handed to the transfer threads */
     size_t queued;  /* transfers waiting for a slot */
     int closing;
     int env_proxy; /* the environment names a proxy for http or https */
@@ -289,33 +289,31 @@ static void notify_jobs_done(void *arg)
     uv_async_send(&f->jobs_done);
 }
 
-/* Report every transfer the threads have finished. Each freed slot is filled at once, so
- * they have work again while the callbacks (the store, the rules) run here. */
+/* Report the jobs of list j. Each freed slot is filled at once (unless closing), so the
+ * threads have work again while the callbacks (the store, the rules) run here. */
+static void report_jobs(struct fetcher *f, struct net_job *j)
+{
+    while (j) {
+        struct net_job *next = j->next;
+        finish(job_transfer(j));
+        pump(f);
+        j = next;
+    }
+}
+
 static void on_jobs_done(uv_async_t *a)
 {
     struct fetcher *f = a->data;
-    for (unsigned i = 0; i < f->n_nets; i++) {
-        struct net_job *j = fetch_net_take_done(f->nets[i]);
-        while (j) {
-            struct net_job *next = j->next;
-            finish(job_transfer(j));
-            pump(f);
-            j = next;
-        }
-    }
+    for (unsigned i = 0; i < f->n_nets; i++)
+        report_jobs(f, fetch_net_take_done(f->nets[i]));
 }
 
 /* Stop every transfer thread; what they give back is reported (cancelled, mostly). */
 static void stop_nets(struct fetcher *f)
 {
     for (unsigned i = 0; i < f->n_nets; i++) {
-        struct net_job *j = fetch_net_stop(f->nets[i]);
+        report_jobs(f, fetch_net_stop(f->nets[i]));
         f->nets[i] = NULL;
-        while (j) {
-            struct net_job *next = j->next;
-            finish(job_transfer(j));
-            j = next;
-        }
     }
     f->n_nets = 0;
 }
@@ -943,7 +941,7 @@ static void describe_error(struct transfer *t, CURLcode code, char *buf, size_t 
     }
 }
 
-/* Report one transfer the thread gave back, release it, and free its slots for queued ones. */
+/* Report one transfer a thread gave back, release it, and free its slots for queued ones. */
 static void finish(struct transfer *t)
 {
     struct fetcher *f = t->f;

@@ -675,7 +675,7 @@ static void batch_add(struct parse_job *j)
     b->tail = j;
     /* A full batch, or one nothing else is coming for (no transfer, no parse), is recorded
      * on the loop's next turn: after the fetcher has refilled the slots the finished
-     * transfers freed, so the transfer thread works while the commit runs. */
+     * transfers freed, so the transfer threads work while the commit runs. */
     struct herald *h = j->sr->h;
     int idle = h->stats.parse_jobs == 0 && (!h->fetcher || fetcher_active(h->fetcher) == 0);
     if (++b->n >= BATCH_POLLS || idle)

@@ -500,8 +500,8 @@ static int configure(struct store *s)
     /* A checkpoint (copying the log into the database) is where WAL mode fsyncs. At the
      * default 1,000 pages a 10,000-source fetch checkpoints ~150 times and spends ~1.5 s
      * waiting for the disk; 8,192 pages (32 MiB of log) makes that a handful. This holds
-     * only until store_open hands checkpoints to their own thread (checkpoint.h). */
-    /* The log and its index stay between runs: the last connection to close checkpoints
+     * only until store_open hands checkpoints to their own thread (checkpoint.h).
+     * The log and its index stay between runs: the last connection to close checkpoints
      * and then empties the log (a journal_size_limit is what makes it truncate) instead of
      * deleting both files, so herald.db alone still holds every commit once herald has
      * stopped. Creating and deleting the two files took longer than a whole 1,000-feed
@@ -539,8 +539,8 @@ static int migrate(struct store *s)
         snprintf(what, sizeof what, "migration to schema version %lld", (long long)v + 1);
         if (exec_sql(s, migrations[v], what) != 0) goto fail;
     }
-    /* Setting user_version writes the header page even when it does not change, and the
-     * first write of a run costs a WAL file and two fsyncs: only write what changed. */
+    /* Setting user_version writes the header page even when it does not change, and a
+     * run's first write restarts the log with an fsync: only write what changed. */
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", (int)STORE_SCHEMA_VERSION);
     if (version < STORE_SCHEMA_VERSION && exec_sql(s, sql, "set schema version") != 0) goto fail;
